@@ -1,0 +1,35 @@
+# The two commands: `make run` (the main job) and `make test` (the whole suite).
+# Each creates or reuses .venv and installs what it needs; only Python 3.11 is assumed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.symreg-installed
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/symreg demo
+
+test: $(STAMP)
+	$(BIN)/python -m ruff check symreg tests benchmarks
+	$(BIN)/python -m ruff format --check symreg tests benchmarks
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff format symreg tests benchmarks
+	$(BIN)/python -m ruff check --fix symreg tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/symreg bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,88 @@
+"""`Symmetry`: a transformation set with its input and output actions (layer 2)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, final
+
+from symreg.actions._base import AbstractAction, Trivial, as_action
+from symreg.groups import AbstractGroup, AbstractTransformSet
+
+
+@final
+@dataclasses.dataclass(frozen=True)
+class Symmetry:
+    """A symmetry specification: transformations T with measure λ, acting on inputs and outputs.
+
+    A model f is equivariant when f(ρ_in(g) x) = ρ_out(g) f(x) for g ∈ T; with
+    `act_out=Trivial()` (the default) that is invariance. The spec is frozen and hashable, so
+    it is a static argument of every kernel; it is validated when built.
+
+    Args:
+      transforms: a group or transformation set (`symreg.groups`).
+      act_in: the action on one input example (an action, or a tuple/dict of actions for
+        tuple/dict examples).
+      act_out: the action on one output, default `Trivial()` (invariance).
+
+    Raises:
+      TypeError: `transforms` is not a transformation set, or an action is not an action.
+      ValueError: an action cannot act with the elements of `transforms`.
+
+    Examples:
+      >>> from symreg import Symmetry
+      >>> from symreg.actions import Regular
+      >>> from symreg.groups import Cyclic, SO3
+      >>> sym = Symmetry(Cyclic(8), Regular(), Regular())
+      >>> sym.is_exact
+      True
+      >>> Symmetry(SO3(), Regular())
+      Traceback (most recent call last):
+      ...
+      ValueError: act_in=Regular(axis=-1) cannot act with elements of SO3(): the regular representation needs a finite group
+    """
+
+    transforms: AbstractTransformSet
+    act_in: AbstractAction
+    act_out: AbstractAction = Trivial()
+
+    def __post_init__(self):
+        if not isinstance(self.transforms, AbstractTransformSet):
+            raise TypeError(
+                "transforms must be a group or transformation set from symreg.groups, got "
+                f"{self.transforms!r} of type {type(self.transforms).__name__}"
+            )
+        for name in ("act_in", "act_out"):
+            action = as_action(getattr(self, name), name=name)
+            action.validate(self.group, name=name)
+            object.__setattr__(self, name, action)
+
+    @property
+    def group(self) -> AbstractGroup:
+        """The base group whose elements the transformation set draws."""
+        return self.transforms.base
+
+    @property
+    def is_exact(self) -> bool:
+        """True when T is a group and both actions are group actions (ρ(gh) = ρ(g)ρ(h))."""
+        g = self.group
+        return self.transforms.is_group and self.act_in.is_exact(g) and self.act_out.is_exact(g)
+
+    def act_input(self, g: Any, x: Any) -> Any:
+        """ρ_in(g) x for one element and one input example."""
+        return self.act_in.apply(self.group, g, x)
+
+    def act_output(self, g: Any, y: Any) -> Any:
+        """ρ_out(g) y for one element and one output."""
+        return self.act_out.apply(self.group, g, y)
+
+    def act_output_inverse(self, g: Any, y: Any) -> Any:
+        """ρ_out(g)⁻¹ y = ρ_out(g⁻¹) y for one element and one output."""
+        return self.act_out.apply(self.group, self.group.inverse(g), y)
+
+    def check_input(self, example: Any, *, name: str = "x") -> None:
+        """Raises if `example` (one input, no batch axis) does not fit `act_in`."""
+        self.act_in.check_example(self.group, example, name=name)
+
+    def check_output(self, example: Any, *, name: str = "apply_fn output") -> None:
+        """Raises if `example` (one output, no batch axis) does not fit `act_out`."""
+        self.act_out.check_example(self.group, example, name=name)

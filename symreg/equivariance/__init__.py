@@ -1,0 +1,37 @@
+"""Layer 3: equivariance-error kernels, metrics, the Reynolds operator and relaxation."""
+
+from symreg.equivariance._kernels import (
+    equivariance_error,
+    exact_equivariance_error,
+    lie_derivative_error,
+)
+from symreg.equivariance._metrics import (
+    METRICS,
+    Metric,
+    get_metric,
+    kl,
+    l2,
+    max_abs,
+    relative,
+    squared_l2,
+)
+from symreg.equivariance._pairs import pairwise_errors, reynolds_average
+from symreg.equivariance._reynolds import relax, symmetrize
+
+__all__ = [
+    "METRICS",
+    "Metric",
+    "equivariance_error",
+    "exact_equivariance_error",
+    "get_metric",
+    "kl",
+    "l2",
+    "lie_derivative_error",
+    "max_abs",
+    "pairwise_errors",
+    "relative",
+    "relax",
+    "reynolds_average",
+    "squared_l2",
+    "symmetrize",
+]

@@ -1,0 +1,88 @@
+"""Trace-time validation shared by the kernels (layer 3)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+
+from symreg import _validation
+from symreg.actions import Symmetry
+from symreg.groups import AbstractFiniteGroup, AbstractLieGroup
+
+
+def _one_example(tree: Any) -> Any:
+    """The first example of a batch (arrays, tracers or `ShapeDtypeStruct`s)."""
+
+    def drop(a):
+        if isinstance(a, jax.ShapeDtypeStruct):
+            return jax.ShapeDtypeStruct(a.shape[1:], a.dtype)
+        return a[0]
+
+    return jax.tree.map(drop, tree)
+
+
+def check_spec(apply_fn: Any, symmetry: Any) -> None:
+    """Raises `TypeError` for a non-callable `apply_fn` or a `symmetry` that is not a Symmetry."""
+    _validation.check_callable(apply_fn, "apply_fn")
+    if not isinstance(symmetry, Symmetry):
+        raise TypeError(
+            f"symmetry must be a symreg.Symmetry(transforms, act_in, act_out), got {symmetry!r}"
+        )
+
+
+def check_input(x: Any, symmetry: Symmetry) -> int:
+    """Checks a batch x against `symmetry.act_in` and returns its batch size B."""
+    b = _validation.batch_size(x, "x")
+    symmetry.check_input(_one_example(x), name="x (one example)")
+    return b
+
+
+def check_output(fx: Any, b: int, symmetry: Symmetry) -> None:
+    """Checks the model output f(x) of a batch of size b against `symmetry.act_out`."""
+    bo = _validation.batch_size(fx, "apply_fn(params, x)")
+    if bo != b:
+        raise ValueError(f"apply_fn(params, x) must keep the batch size B = {b}, got {bo}")
+    symmetry.check_output(_one_example(fx), name="apply_fn output (one example)")
+
+
+def require_finite(symmetry: Symmetry, fn_name: str) -> AbstractFiniteGroup:
+    """Returns the finite group of `symmetry`, or raises `TypeError`."""
+    t = symmetry.transforms
+    if not isinstance(t, AbstractFiniteGroup):
+        raise TypeError(
+            f"{fn_name} enumerates a finite group, but symmetry.transforms is {t!r}, which has "
+            "no elements(); use equivariance_error (sampled) or lie_derivative_error instead"
+        )
+    return t
+
+
+def require_lie(symmetry: Symmetry, fn_name: str) -> AbstractLieGroup:
+    """Returns the Lie group behind `symmetry`, or raises `TypeError`."""
+    g = symmetry.group
+    if not isinstance(g, AbstractLieGroup) or g.num_generators == 0:
+        raise TypeError(
+            f"{fn_name} needs a continuous (Lie) group, but symmetry.transforms is "
+            f"{symmetry.transforms!r}, which has no generators; use exact_equivariance_error"
+        )
+    return g
+
+
+def jit_with_static_fn(fn, static_argnames: tuple[str, ...]):
+    """jit `fn(apply_fn, ...)` with `apply_fn` and `static_argnames` static.
+
+    An unhashable `apply_fn` (e.g. a bound method of an unhashable object) runs the traced
+    function directly, which is equivalent inside a caller's `jax.jit`.
+    """
+    jitted = jax.jit(fn, static_argnums=0, static_argnames=static_argnames)
+
+    @functools.wraps(fn)
+    def call(apply_fn, *args, **kwargs):
+        try:
+            hash(apply_fn)
+        except TypeError:
+            return fn(apply_fn, *args, **kwargs)
+        return jitted(apply_fn, *args, **kwargs)
+
+    return call

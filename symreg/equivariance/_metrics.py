@@ -1,0 +1,122 @@
+"""Per-example discrepancy metrics between f(ρ_in(g) x) and ρ_out(g) f(x) (layer 3)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, final
+
+import jax
+import jax.numpy as jnp
+
+from symreg import _validation
+
+
+def _leaves(a: Any, b: Any) -> list[tuple[jax.Array, jax.Array]]:
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    return [(jnp.asarray(x), jnp.asarray(y)) for x, y in zip(la, lb, strict=True)]
+
+
+def _sum_sq(pairs) -> jax.Array:
+    return sum(jnp.sum(jnp.square(x - y)) for x, y in pairs)
+
+
+def _safe_sqrt(s: jax.Array) -> jax.Array:
+    """sqrt with a finite (zero) gradient at 0."""
+    positive = s > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, s, 1.0)), 0.0)
+
+
+def squared_l2(a: Any, b: Any) -> jax.Array:
+    """‖a − b‖², summed over every entry of every leaf (the default; ED_2 averages it)."""
+    return _sum_sq(_leaves(a, b))
+
+
+def l2(a: Any, b: Any) -> jax.Array:
+    """‖a − b‖ (ED_1 averages it); its gradient at a = b is 0, not NaN."""
+    return _safe_sqrt(squared_l2(a, b))
+
+
+def relative(a: Any, b: Any) -> jax.Array:
+    """Scale-adjusted relative error ‖a − b‖ / (½(‖a‖ + ‖b‖) + √ε·√n).
+
+    ε is the machine epsilon of the dtype and n the number of entries: the floor keeps
+    rounding noise on outputs near 0 from reading as a large relative error.
+    """
+    pairs = _leaves(a, b)
+    n = sum(x.size for x, _ in pairs)
+    eps = jnp.finfo(jnp.result_type(*[x for x, _ in pairs], jnp.float32)).eps
+    norm_a = _safe_sqrt(sum(jnp.sum(jnp.square(x)) for x, _ in pairs))
+    norm_b = _safe_sqrt(sum(jnp.sum(jnp.square(y)) for _, y in pairs))
+    return _safe_sqrt(_sum_sq(pairs)) / (0.5 * (norm_a + norm_b) + jnp.sqrt(eps * n))
+
+
+def max_abs(a: Any, b: Any) -> jax.Array:
+    """max |a − b| over every entry (ED_∞ takes its max over samples)."""
+    return jnp.max(jnp.stack([jnp.max(jnp.abs(x - y)) for x, y in _leaves(a, b)]))
+
+
+def kl(a: Any, b: Any) -> jax.Array:
+    """KL(softmax(b) ‖ softmax(a)) for logits on the last axis, summed over other axes.
+
+    a = f(ρ_in(g) x) are the transformed input's logits, b = ρ_out(g) f(x) the reference.
+    """
+    total = 0.0
+    for x, y in _leaves(a, b):
+        log_p = jax.nn.log_softmax(y, axis=-1)
+        log_q = jax.nn.log_softmax(x, axis=-1)
+        total = total + jnp.sum(jnp.exp(log_p) * (log_p - log_q))
+    return total
+
+
+@final
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """A named per-example metric m(a, b) → scalar, for a = f(ρ_in(g)x), b = ρ_out(g) f(x)."""
+
+    name: str
+    fn: Callable[[Any, Any], jax.Array]
+
+    def __call__(self, a: Any, b: Any) -> jax.Array:
+        return self.fn(a, b)
+
+
+METRICS = {
+    "sq": Metric("sq", squared_l2),
+    "l2": Metric("l2", l2),
+    "relative": Metric("relative", relative),
+    "max_abs": Metric("max_abs", max_abs),
+    "kl": Metric("kl", kl),
+}
+_ALIASES = {"squared_l2": "sq", "squared": "sq", "rel": "relative", "linf": "max_abs"}
+
+
+def get_metric(metric: str | Callable | Metric) -> Metric:
+    """Resolves a metric name (`"sq"`, `"l2"`, `"relative"`, `"max_abs"`, `"kl"`) or callable.
+
+    Args:
+      metric: a name, a `Metric`, or a callable m(a, b) → scalar on one output pair.
+
+    Returns:
+      A hashable `Metric`.
+
+    Raises:
+      ValueError: an unknown name. TypeError: neither a string nor a callable.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from symreg.equivariance import get_metric
+      >>> float(get_metric("sq")(jnp.array([1.0, 2.0]), jnp.array([0.0, 0.0])))
+      5.0
+    """
+    if isinstance(metric, Metric):
+        return metric
+    if isinstance(metric, str):
+        name = _ALIASES.get(metric, metric)
+        if name not in METRICS:
+            raise ValueError(
+                f"metric must be one of {sorted(METRICS)} or a callable, got {metric!r}"
+            )
+        return METRICS[name]
+    _validation.check_callable(metric, "metric")
+    return Metric(getattr(metric, "__name__", "custom"), metric)

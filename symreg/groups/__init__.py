@@ -1,0 +1,37 @@
+"""Layer 1: transformation sets with measures (groups, products, partial and non-group sets)."""
+
+from symreg.groups._base import (
+    MAX_ENUMERATION,
+    AbstractFiniteGroup,
+    AbstractGroup,
+    AbstractLieGroup,
+    AbstractMatrixRepresentation,
+    AbstractPermutationRepresentation,
+    AbstractTransformSet,
+)
+from symreg.groups._continuous import O2, O3, SO2, SO3, Translations
+from symreg.groups._finite import Cyclic, Dihedral, Symmetric
+from symreg.groups._partial import NearIdentity, RotationRange, UserSet
+from symreg.groups._product import DirectProduct
+
+__all__ = [
+    "MAX_ENUMERATION",
+    "AbstractFiniteGroup",
+    "AbstractGroup",
+    "AbstractLieGroup",
+    "AbstractMatrixRepresentation",
+    "AbstractPermutationRepresentation",
+    "AbstractTransformSet",
+    "Cyclic",
+    "Dihedral",
+    "DirectProduct",
+    "NearIdentity",
+    "O2",
+    "O3",
+    "RotationRange",
+    "SO2",
+    "SO3",
+    "Symmetric",
+    "Translations",
+    "UserSet",
+]

@@ -1,0 +1,177 @@
+"""Abstract transformation sets and groups (layer 1).
+
+A *transformation set* carries a probability measure λ and draws from it with
+`sample(key, shape)`. Elements are plain arrays (or tuples of arrays for products); the set
+itself is a frozen, hashable dataclass, so it can be a static argument of `jax.jit`.
+
+The hierarchy follows the abstract/final pattern: every class here is abstract, every concrete
+set is final, and subclasses implement one private sampler, `_sample_n(key, n)`, while the
+public `sample` stays concrete in the base class.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import math
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+
+from symreg import _validation
+
+#: Largest group order that `elements()` will enumerate.
+MAX_ENUMERATION = 2**20
+
+Element = Any  # an array, or a tuple of arrays for products
+
+
+@dataclasses.dataclass(frozen=True)
+class AbstractTransformSet(abc.ABC):
+    """A set of transformations with a probability measure λ.
+
+    Groups carry their Haar measure; partial and non-group sets carry the measure documented
+    on each class. Every set has a `base` group whose element format it shares, so the actions
+    of the base group apply to its elements.
+    """
+
+    is_group: ClassVar[bool] = False
+
+    @property
+    @abc.abstractmethod
+    def base(self) -> AbstractGroup:
+        """The group whose elements (format, composition, inverse, actions) this set uses."""
+
+    @abc.abstractmethod
+    def _sample_n(self, key: jax.Array, n: int) -> Element:
+        """Draws `n` elements from λ, stacked on a new leading axis."""
+
+    def sample(self, key: jax.Array, shape: int | tuple[int, ...] = ()) -> Element:
+        """Draws elements from the set's measure λ.
+
+        Args:
+          key: a JAX PRNG key.
+          shape: the batch shape of the draw, e.g. `(S,)` or `(S, B)`.
+
+        Returns:
+          Elements with leading axes `shape` followed by the element shape.
+
+        Raises:
+          TypeError: `key` is not a PRNG key or `shape` is not a tuple of ints.
+        """
+        _validation.check_key(key)
+        shape = _validation.shape_tuple(shape)
+        flat = self._sample_n(key, math.prod(shape))
+        return jax.tree.map(lambda a: a.reshape(shape + a.shape[1:]), flat)
+
+    def element_struct(self) -> Any:
+        """Shapes and dtypes of one element, as a pytree of `jax.ShapeDtypeStruct`."""
+        return jax.eval_shape(self.base.identity)
+
+
+@dataclasses.dataclass(frozen=True)
+class AbstractGroup(AbstractTransformSet):
+    """A group: composition, inverse and identity, with its Haar measure as λ."""
+
+    is_group: ClassVar[bool] = True
+
+    @property
+    def base(self) -> AbstractGroup:
+        return self
+
+    @abc.abstractmethod
+    def compose(self, g: Element, h: Element) -> Element:
+        """The product g·h (apply h first, then g), for one element each."""
+
+    @abc.abstractmethod
+    def inverse(self, g: Element) -> Element:
+        """The inverse g⁻¹ of one element."""
+
+    @abc.abstractmethod
+    def identity(self) -> Element:
+        """The identity element."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AbstractFiniteGroup(AbstractGroup):
+    """A finite group with uniform λ, enumerable by index 0..order-1."""
+
+    @property
+    @abc.abstractmethod
+    def order(self) -> int:
+        """The number of elements |G|."""
+
+    @abc.abstractmethod
+    def element_from_index(self, i: jax.Array) -> Element:
+        """The element with index `i` (an int32 scalar) in the enumeration of `elements()`."""
+
+    @abc.abstractmethod
+    def index(self, g: Element) -> jax.Array:
+        """The index of one element in the enumeration of `elements()` (int32 scalar)."""
+
+    def elements(self) -> Element:
+        """All elements, stacked: shape (G, ...) with G = `order`.
+
+        Raises:
+          ValueError: the order exceeds `MAX_ENUMERATION`.
+        """
+        if self.order > MAX_ENUMERATION:
+            raise ValueError(
+                f"{self!r} has order {self.order}, more than MAX_ENUMERATION = {MAX_ENUMERATION}; "
+                "sample it with sample(key, shape) instead of enumerating it"
+            )
+        return jax.vmap(self.element_from_index)(jnp.arange(self.order, dtype=jnp.int32))
+
+
+@dataclasses.dataclass(frozen=True)
+class AbstractLieGroup(AbstractGroup):
+    """A group with a Lie algebra: `num_generators` generators and an exponential map.
+
+    `exp(c)` maps coefficients c ∈ R^k to exp(Σ c_i A_i); it is differentiable in c, which is
+    what the Lie-derivative kernel needs. Products of a Lie group with a finite group are Lie
+    groups here too: their generators are those of the continuous factor.
+    """
+
+    @property
+    @abc.abstractmethod
+    def num_generators(self) -> int:
+        """The number k of Lie-algebra generators."""
+
+    @abc.abstractmethod
+    def generators(self) -> jax.Array:
+        """The Lie-algebra basis, shape (k, ...): matrices for matrix groups."""
+
+    @abc.abstractmethod
+    def exp(self, coefficients: jax.Array) -> Element:
+        """The element exp(Σ_i c_i A_i) for coefficients of shape (k,)."""
+
+
+class AbstractMatrixRepresentation(abc.ABC):
+    """A group with a defining orthogonal representation on R^d (used by `actions.Vector`)."""
+
+    @property
+    @abc.abstractmethod
+    def vector_dim(self) -> int:
+        """The dimension d of the defining representation."""
+
+    @abc.abstractmethod
+    def defining_matrix(self, g: Element) -> jax.Array:
+        """The orthogonal (d, d) matrix of one element, with ρ(g·h) = ρ(g) ρ(h)."""
+
+
+class AbstractPermutationRepresentation(abc.ABC):
+    """A finite group acting by permutations of `degree` points (used by `actions.Permutation`).
+
+    `permutation(g)` returns gather indices p with act(g, x) = x[p], and
+    p(g·h) = p(h)[p(g)], so that act(g, act(h, x)) = act(g·h, x).
+    """
+
+    @property
+    @abc.abstractmethod
+    def degree(self) -> int:
+        """The number of points permuted."""
+
+    @abc.abstractmethod
+    def permutation(self, g: Element) -> jax.Array:
+        """Gather indices of one element, shape (degree,), int32."""

@@ -1,0 +1,272 @@
+"""Compact Lie groups with Haar sampling: SO2, O2, SO3, O3 and periodic translations."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import final
+
+import jax
+import jax.numpy as jnp
+
+from symreg import _validation
+from symreg.groups._base import AbstractLieGroup, AbstractMatrixRepresentation
+
+_SO2_GENERATOR = jnp.array([[[0.0, -1.0], [1.0, 0.0]]], jnp.float32)
+# (L_i)_{jk} = -ε_{ijk}: infinitesimal rotations about the x, y and z axes.
+_SO3_GENERATORS = jnp.array(
+    [
+        [[0, 0, 0], [0, 0, -1], [0, 1, 0]],
+        [[0, 0, 1], [0, 0, 0], [-1, 0, 0]],
+        [[0, -1, 0], [1, 0, 0], [0, 0, 0]],
+    ],
+    jnp.float32,
+)
+
+
+def rotation_2d(angle: jax.Array) -> jax.Array:
+    """The (..., 2, 2) rotation matrices by `angle` (counter-clockwise)."""
+    c, s = jnp.cos(angle), jnp.sin(angle)
+    return jnp.stack([jnp.stack([c, -s], -1), jnp.stack([s, c], -1)], -2)
+
+
+def quaternion_to_matrix(q: jax.Array) -> jax.Array:
+    """Rotation matrices (..., 3, 3) of unit quaternions (..., 4) in (w, x, y, z) order."""
+    w, x, y, z = jnp.moveaxis(q, -1, 0)
+    rows = [
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ]
+    return jnp.stack([jnp.stack(r, -1) for r in rows], -2)
+
+
+def haar_so3(key: jax.Array, n: int) -> jax.Array:
+    """n Haar-random rotations (n, 3, 3): normalized Gaussian quaternions (never Euler angles)."""
+    q = jax.random.normal(key, (n, 4), jnp.float32)
+    q = q / jnp.linalg.norm(q, axis=-1, keepdims=True)
+    return quaternion_to_matrix(q)
+
+
+def so3_exp(omega: jax.Array) -> jax.Array:
+    """exp of the skew matrix of `omega` (3,) by Rodrigues' formula; smooth at omega = 0."""
+    theta2 = jnp.sum(omega * omega)
+    small = theta2 < 1e-6
+    safe2 = jnp.where(small, 1.0, theta2)
+    theta = jnp.sqrt(safe2)
+    a = jnp.where(small, 1 - theta2 / 6, jnp.sin(theta) / theta)
+    b = jnp.where(small, 0.5 - theta2 / 24, (1 - jnp.cos(theta)) / safe2)
+    k = jnp.einsum("i,ijk->jk", omega, _SO3_GENERATORS.astype(omega.dtype))
+    return jnp.eye(3, dtype=omega.dtype) + a * k + b * (k @ k)
+
+
+def _check_coefficients(c, k, name="coefficients"):
+    c = jnp.asarray(c)
+    if c.shape != (k,):
+        raise ValueError(f"{name} must have shape ({k},), got {c.shape}")
+    return c
+
+
+@dataclasses.dataclass(frozen=True)
+class _MatrixLieGroup(AbstractLieGroup, AbstractMatrixRepresentation):
+    """Shared structure of the orthogonal matrix groups (private)."""
+
+    def compose(self, g, h):
+        return jnp.asarray(g) @ jnp.asarray(h)
+
+    def inverse(self, g):
+        return jnp.swapaxes(jnp.asarray(g), -1, -2)
+
+    def identity(self):
+        return jnp.eye(self.vector_dim, dtype=jnp.float32)
+
+    def defining_matrix(self, g):
+        return jnp.asarray(g)
+
+
+@final
+@dataclasses.dataclass(frozen=True)
+class SO2(_MatrixLieGroup):
+    """Rotations of the plane; an element is a (2, 2) float32 rotation matrix.
+
+    Haar measure: the angle is uniform on [0, 2π). One generator, [[0, -1], [1, 0]].
+
+    Examples:
+      >>> import jax
+      >>> from symreg.groups import SO2
+      >>> SO2().sample(jax.random.key(0), (3,)).shape
+      (3, 2, 2)
+      >>> SO2().exp(jax.numpy.array([0.0])).tolist()
+      [[1.0, -0.0], [0.0, 1.0]]
+    """
+
+    @property
+    def vector_dim(self) -> int:
+        return 2
+
+    def _sample_n(self, key, n):
+        return rotation_2d(jax.random.uniform(key, (n,), jnp.float32, 0.0, 2 * jnp.pi))
+
+    @property
+    def num_generators(self) -> int:
+        return 1
+
+    def generators(self):
+        return _SO2_GENERATOR
+
+    def exp(self, coefficients):
+        return rotation_2d(_check_coefficients(coefficients, 1)[0])
+
+
+@final
+@dataclasses.dataclass(frozen=True)
+class O2(_MatrixLieGroup):
+    """Rotations and reflections of the plane; an element is a (2, 2) orthogonal matrix.
+
+    Haar measure: a uniform angle, then with probability ½ the reflection diag(1, -1) first.
+
+    Examples:
+      >>> import jax
+      >>> from symreg.groups import O2
+      >>> O2().sample(jax.random.key(0), (4,)).shape
+      (4, 2, 2)
+    """
+
+    @property
+    def vector_dim(self) -> int:
+        return 2
+
+    def _sample_n(self, key, n):
+        k1, k2 = jax.random.split(key)
+        rot = rotation_2d(jax.random.uniform(k1, (n,), jnp.float32, 0.0, 2 * jnp.pi))
+        sign = jnp.where(jax.random.bernoulli(k2, 0.5, (n,)), -1.0, 1.0).astype(jnp.float32)
+        return rot * jnp.stack([jnp.ones_like(sign), sign], -1)[:, None, :]
+
+    @property
+    def num_generators(self) -> int:
+        return 1
+
+    def generators(self):
+        return _SO2_GENERATOR
+
+    def exp(self, coefficients):
+        return rotation_2d(_check_coefficients(coefficients, 1)[0])
+
+
+@final
+@dataclasses.dataclass(frozen=True)
+class SO3(_MatrixLieGroup):
+    """Rotations of space; an element is a (3, 3) float32 rotation matrix.
+
+    Haar measure from normalized Gaussian quaternions (uniform on S³, which covers SO(3)
+    twice); never uniform Euler angles. Generators: infinitesimal rotations about x, y, z.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from symreg.groups import SO3
+      >>> r = SO3().sample(jax.random.key(0), (2,))
+      >>> r.shape, bool(jnp.allclose(jnp.linalg.det(r), 1.0, atol=1e-5))
+      ((2, 3, 3), True)
+    """
+
+    @property
+    def vector_dim(self) -> int:
+        return 3
+
+    def _sample_n(self, key, n):
+        return haar_so3(key, n)
+
+    @property
+    def num_generators(self) -> int:
+        return 3
+
+    def generators(self):
+        return _SO3_GENERATORS
+
+    def exp(self, coefficients):
+        return so3_exp(_check_coefficients(coefficients, 3))
+
+
+@final
+@dataclasses.dataclass(frozen=True)
+class O3(_MatrixLieGroup):
+    """Rotations and reflections of space; an element is a (3, 3) orthogonal matrix.
+
+    Haar measure: a Haar rotation times ±1 with equal probability (det = ±1). The Lie algebra
+    is that of SO3 (the identity component).
+
+    Examples:
+      >>> import jax
+      >>> from symreg.groups import O3
+      >>> O3().sample(jax.random.key(0), (2,)).shape
+      (2, 3, 3)
+    """
+
+    @property
+    def vector_dim(self) -> int:
+        return 3
+
+    def _sample_n(self, key, n):
+        k1, k2 = jax.random.split(key)
+        sign = jnp.where(jax.random.bernoulli(k2, 0.5, (n,)), -1.0, 1.0).astype(jnp.float32)
+        return haar_so3(k1, n) * sign[:, None, None]
+
+    @property
+    def num_generators(self) -> int:
+        return 3
+
+    def generators(self):
+        return _SO3_GENERATORS
+
+    def exp(self, coefficients):
+        return so3_exp(_check_coefficients(coefficients, 3))
+
+
+@final
+@dataclasses.dataclass(frozen=True)
+class Translations(AbstractLieGroup):
+    """Periodic translations of the torus R^d / (period·Z^d).
+
+    An element is a float32 vector t of shape (d,) in [0, period)^d; composition is addition
+    modulo the period, and the Haar measure is uniform. Generators are the unit vectors, and
+    exp(c) = c mod period.
+
+    Args:
+      dim: the dimension d, >= 1.
+      period: the period L > 0 of each coordinate.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from symreg.groups import Translations
+      >>> t = Translations(2, period=1.0)
+      >>> t.compose(jnp.array([0.75, 0.5]), jnp.array([0.5, 0.25])).tolist()
+      [0.25, 0.75]
+    """
+
+    dim: int
+    period: float = 1.0
+
+    def __post_init__(self):
+        _validation.positive_int(self.dim, "dim")
+        _validation.positive_float(self.period, "period")
+
+    def _sample_n(self, key, n):
+        return jax.random.uniform(key, (n, self.dim), jnp.float32, 0.0, self.period)
+
+    def compose(self, g, h):
+        return jnp.mod(jnp.asarray(g) + jnp.asarray(h), self.period)
+
+    def inverse(self, g):
+        return jnp.mod(-jnp.asarray(g), self.period)
+
+    def identity(self):
+        return jnp.zeros((self.dim,), jnp.float32)
+
+    @property
+    def num_generators(self) -> int:
+        return self.dim
+
+    def generators(self):
+        return jnp.eye(self.dim, dtype=jnp.float32)
+
+    def exp(self, coefficients):
+        return jnp.mod(_check_coefficients(coefficients, self.dim), self.period)
