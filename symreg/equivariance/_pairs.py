@@ -36,7 +36,7 @@ def pairwise_errors(
     apply_fn: Callable,
     params: Any,
     x: Any,
-    fx: Any,
+    fx: Any | None,
     elements: Any,
     *,
     symmetry: Symmetry,
@@ -50,7 +50,8 @@ def pairwise_errors(
       apply_fn: the model, apply_fn(params, x) on a batch.
       params: model parameters (any pytree).
       x: inputs, leading axis B.
-      fx: apply_fn(params, x), already computed (shared with a task loss).
+      fx: apply_fn(params, x), already computed (shared with a task loss); or None to compute
+        it in the same call of `apply_fn` as the transformed inputs (one forward on (S+1)·B).
       elements: group elements with leading axes (S, B), or (S,) if `shared`.
       symmetry: the `Symmetry`.
       metric: the per-example metric.
@@ -64,10 +65,18 @@ def pairwise_errors(
     b = jax.tree.leaves(x)[0].shape[0]
     s = jax.tree.leaves(elements)[0].shape[0]
     if chunk_size is not None and chunk_size < s * b:
+        if fx is None:
+            fx = apply_fn(params, x)
         return _chunked(apply_fn, params, x, fx, g, symmetry, metric, shared, chunk_size, s, b)
     xt = _flatten2(_per_pair(symmetry.act_input, x, g, shared))
+    if fx is None:  # one forward on the B clean and S·B transformed inputs together
+        both = apply_fn(params, jax.tree.map(lambda a, c: jnp.concatenate([a, c]), x, xt))
+        fx = jax.tree.map(lambda a: a[:b], both)
+        y = jax.tree.map(lambda a: a[b:], both)
+    else:
+        y = apply_fn(params, xt)
     ref = _per_pair(symmetry.act_output, fx, g, shared)
-    y = jax.tree.map(lambda a: a.reshape((b, s) + a.shape[1:]), apply_fn(params, xt))
+    y = jax.tree.map(lambda a: a.reshape((b, s) + a.shape[1:]), y)
     return jax.vmap(jax.vmap(metric))(y, ref).T
 
 

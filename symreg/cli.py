@@ -1,0 +1,59 @@
+"""The `symreg` command line."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _demo(args) -> int:
+    from symreg.experiments import demo
+
+    print("Equivariance error ED_2 = E_g E_x ||f(g x) - g f(x)||^2 (16 group samples per example)")
+    print(demo.format_table(demo.run(seed=args.seed)))
+    return 0
+
+
+def _bench(args) -> int:
+    root = Path(__file__).resolve().parent.parent / "benchmarks"
+    if not root.is_dir():
+        print(f"symreg bench: no benchmarks/ folder next to the package ({root})", file=sys.stderr)
+        return 2
+    scripts = sorted(root.glob("bench_*.py")) if not args.only else [root / f"bench_{args.only}.py"]
+    for script in scripts:
+        if not script.is_file():
+            print(f"symreg bench: no benchmark {script.name}", file=sys.stderr)
+            return 2
+        cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
+        code = subprocess.call(cmd, cwd=root)
+        if code:
+            return code
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `symreg` and its subcommands."""
+    p = argparse.ArgumentParser(
+        prog="symreg", description="Differentiable symmetry regularization in JAX."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo", help="equivariance errors of equivariant and generic models")
+    d.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    d.set_defaults(func=_demo)
+    b = sub.add_parser("bench", help="run the benchmarks in benchmarks/ (JSON lines on stdout)")
+    b.add_argument("--quick", action="store_true", help="short configurations")
+    b.add_argument("--only", help="run only benchmarks/bench_<ONLY>.py")
+    b.set_defaults(func=_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `symreg` command."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

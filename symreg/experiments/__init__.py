@@ -1,0 +1,1 @@
+"""The main job and its tasks (top layer: may import every other layer)."""
