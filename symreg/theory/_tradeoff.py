@@ -39,7 +39,8 @@ def estimation_variance(sigma2: ArrayLike, k_break: ArrayLike, n: ArrayLike, d: 
     In the linear-Gaussian model (x ~ N(0, σ_X² I_d), least squares on n > d + 1 samples,
     noise variance σ²), this is the expected ED_2 that noise alone adds to the fit, in ED_2
     units, where k_A is the number of symmetry-breaking degrees of freedom (d − dim E for
-    invariant regression).
+    invariant regression, d·k − E_g χ_ψ(g) χ_φ(g) for outputs in R^k). It is twice the
+    Elesedy–Zaidi gap (`elesedy_zaidi_gap`), and does not depend on σ_X².
 
     Args:
       sigma2: noise variance σ².
@@ -86,6 +87,16 @@ def optimal_shrinkage(eta: ArrayLike, variance: ArrayLike) -> jnp.ndarray:
 
 def optimal_target(eta: ArrayLike, variance: ArrayLike) -> jnp.ndarray:
     """The optimal model equivariance error ε* = α*·η ≤ η (the finite-n corrected target).
+
+    In the linear-Gaussian model, shrinking the symmetry-breaking part of the least-squares
+    fit by α* gives E[ED_2] = α*²(η + v) = α*·η.
+
+    Args:
+      eta: the data equivariance error η₂ >= 0.
+      variance: v from `estimation_variance` (or an estimate of it), >= 0.
+
+    Returns:
+      ε* in [0, η], the broadcast shape of the inputs.
 
     Examples:
       >>> from symreg.theory import optimal_target
