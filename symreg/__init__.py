@@ -2,11 +2,13 @@
 
 Measure how equivariant a model is (`equivariance_error`, `exact_equivariance_error`,
 `lie_derivative_error`), symmetrize or relax it (`symmetrize`, `relax`), and test it
-(`symreg.testing.assert_equivariant`). Groups live in `symreg.groups`, actions and the
-`Symmetry` spec in `symreg.actions`.
+(`symreg.testing.assert_equivariant`), and train with the right amount of symmetry
+(`symmetry_penalty`, `regularized_loss`, `add_symmetry_penalty`, `symreg.tuning`). Groups live
+in `symreg.groups`, actions and the `Symmetry` spec in `symreg.actions`; the Flax adapter is
+`symreg.flax` (imported on its own, so the core never imports Flax).
 """
 
-from symreg import actions, equivariance, groups, testing
+from symreg import actions, equivariance, groups, regularizers, testing, theory, tuning
 from symreg.actions import Symmetry
 from symreg.equivariance import (
     equivariance_error,
@@ -15,18 +17,25 @@ from symreg.equivariance import (
     relax,
     symmetrize,
 )
+from symreg.regularizers import add_symmetry_penalty, regularized_loss, symmetry_penalty
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "Symmetry",
     "actions",
+    "add_symmetry_penalty",
     "equivariance",
     "equivariance_error",
     "exact_equivariance_error",
     "groups",
     "lie_derivative_error",
+    "regularized_loss",
+    "regularizers",
     "relax",
     "symmetrize",
+    "symmetry_penalty",
     "testing",
+    "theory",
+    "tuning",
 ]

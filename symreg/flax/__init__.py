@@ -1,0 +1,18 @@
+"""Layer 7: the Flax adapter (the only module that imports flax).
+
+A linen `TrainState` subclass and a functional NNX state, both carrying the weight
+controller and a PRNG key, and one train-step factory for both.
+"""
+
+from symreg.flax._common import StepKeys, step_keys
+from symreg.flax._linen import SymmetryTrainState
+from symreg.flax._nnx import NNXTrainState
+from symreg.flax._step import make_train_step
+
+__all__ = [
+    "NNXTrainState",
+    "StepKeys",
+    "SymmetryTrainState",
+    "make_train_step",
+    "step_keys",
+]

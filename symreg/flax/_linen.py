@@ -1,0 +1,117 @@
+"""The linen `TrainState` with a weight controller, a PRNG key and batch statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+from flax import struct
+from flax.training import train_state
+
+from symreg import _validation
+from symreg.flax import _common
+from symreg.regularizers import SymmetryPenalty
+from symreg.tuning import DualAscentState, WeightController
+
+
+class SymmetryTrainState(train_state.TrainState):
+    """A linen `TrainState` that also carries the weight controller, its state and a key.
+
+    Attributes:
+      tuner: the `WeightController` (static, like `tx`).
+      tuner_state: its `DualAscentState` (weight β, target, count): arrays, so changing β or
+        the target never recompiles a jitted step.
+      key: the PRNG key, split at every step (`symreg.flax.step_keys`).
+      batch_stats: the model's "batch_stats" collection, or None if it has none.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> import flax.linen as nn
+      >>> from symreg.flax import SymmetryTrainState
+      >>> model = nn.Dense(2)
+      >>> params = model.init(jax.random.key(0), jnp.ones((1, 3)))["params"]
+      >>> state = SymmetryTrainState.create(apply_fn=model.apply, params=params,
+      ...     tx=optax.sgd(0.1), tuner=0.5, key=jax.random.key(1))
+      >>> float(state.tuner_state.weight)
+      0.5
+    """
+
+    tuner: WeightController = struct.field(pytree_node=False)
+    tuner_state: DualAscentState
+    key: jax.Array
+    batch_stats: Any = None
+
+    @classmethod
+    def create(cls, *, apply_fn, params, tx, tuner=0.0, key, batch_stats=None, **kwargs):
+        """Creates a state at step 0.
+
+        Args:
+          apply_fn: the linen `model.apply`.
+          params: the "params" collection.
+          tx: the optax optimizer.
+          tuner: a `WeightController` (e.g. `symreg.tuning.dual_ascent(...)`) or a number β
+            (a constant weight); the default 0 measures the penalty without applying it.
+          key: a PRNG key.
+          batch_stats: the "batch_stats" collection, if the model has BatchNorm.
+          **kwargs: further fields of a subclass.
+
+        Raises:
+          TypeError: a bad `tuner` or `key`.
+        """
+        _validation.check_key(key)
+        tuner = _common.as_controller(tuner)
+        return super().create(
+            apply_fn=apply_fn,
+            params=params,
+            tx=tx,
+            tuner=tuner,
+            tuner_state=tuner.init(),
+            key=key,
+            batch_stats=batch_stats,
+            **kwargs,
+        )
+
+
+def _model_fns(state: SymmetryTrainState, keys, apply_kwargs, rng_streams):
+    """The clean forward (keeps batch-stat updates) and the transformed forward (drops them)."""
+    has_stats = state.batch_stats is not None
+    mutable = ["batch_stats"] if has_stats else False
+
+    def variables(params):
+        return (
+            {"params": params, "batch_stats": state.batch_stats}
+            if has_stats
+            else {"params": params}
+        )
+
+    def run(params, x, key):
+        rngs = _common.stream_keys(key, rng_streams)
+        out = state.apply_fn(variables(params), x, rngs=rngs, mutable=mutable, **apply_kwargs)
+        return out if has_stats else (out, {})
+
+    clean = lambda params, x: run(params, x, keys.forward)
+    transformed = lambda params, x: run(params, x, keys.penalty)[0]
+    return clean, transformed
+
+
+def linen_step(spec: SymmetryPenalty, loss_fn, apply_kwargs, rng_streams, state, x, y):
+    """One regularized step on a `SymmetryTrainState` (see `make_train_step`)."""
+    keys = _common.step_keys(state.key)
+    clean, transformed = _model_fns(state, keys, apply_kwargs, rng_streams)
+    weight = state.tuner_state.weight
+
+    def objective(params):
+        fx, updates = clean(params, x)
+        penalty = spec.from_outputs(transformed, params, x, fx, keys.group)
+        task = loss_fn(fx, y)
+        return _common.combine(task, penalty, weight), (task, penalty, updates)
+
+    grad_fn = jax.value_and_grad(objective, has_aux=True)
+    (total, (task, penalty, updates)), grads = grad_fn(state.params)
+    new_state = state.apply_gradients(
+        grads=grads,
+        key=keys.next,
+        tuner_state=state.tuner.update(state.tuner_state, jax.lax.stop_gradient(penalty)),
+        batch_stats=updates.get("batch_stats", state.batch_stats),
+    )
+    return new_state, _common.metrics(total, task, penalty, state.tuner_state)

@@ -1,0 +1,106 @@
+"""The train-step factory for linen (`SymmetryTrainState`) and NNX (`NNXTrainState`) models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+
+from symreg import _validation
+from symreg.actions import Symmetry
+from symreg.equivariance import Metric
+from symreg.flax._linen import SymmetryTrainState, linen_step
+from symreg.flax._nnx import NNXTrainState, nnx_step
+from symreg.regularizers import SymmetryPenalty
+
+
+def _check_streams(rng_streams: Any) -> tuple[str, ...]:
+    if isinstance(rng_streams, str) or not all(isinstance(s, str) for s in rng_streams):
+        raise TypeError(f"rng_streams must be a tuple of stream names, got {rng_streams!r}")
+    return tuple(rng_streams)
+
+
+def make_train_step(
+    loss_fn: Callable[[Any, Any], jax.Array],
+    *,
+    symmetry: Symmetry,
+    num_samples: int = 1,
+    metric: str | Callable | Metric = "sq",
+    penalty_batch_size: int | None = None,
+    method: str = "sampled",
+    chunk_size: int | None = None,
+    apply_kwargs: Mapping[str, Any] | None = None,
+    rng_streams: tuple[str, ...] = ("dropout",),
+) -> Callable[[Any, Any, Any], tuple[Any, dict[str, jax.Array]]]:
+    """A jittable step (state, x, y) → (state, metrics) minimizing loss + β·penalty.
+
+    Per step: one clean forward pass on x (its f(x) feeds the task loss and the penalty), the
+    penalty of `symreg.regularizers.symmetry_penalty` on the transformed inputs, one gradient
+    step of `state.tx` on ∇(loss + β·penalty) with β = `state.tuner_state.weight`, then the
+    controller update `tuner.update(tuner_state, penalty)`. The state's key is split by
+    `step_keys` into (next, forward, penalty, group).
+
+    Model state in the extra forward passes (the choices, and why):
+      * Batch statistics: the transformed passes run in the same mode as the clean pass
+        (training mode normalizes by the statistics of their own S·B' batch, which for a
+        λ-invariant input law estimate the same moments), and their updates are discarded.
+        Only the clean pass updates `batch_stats`, so they equal those of a plain step.
+        (Eval-mode statistics would compare two different functions early in training.)
+      * Dropout and other randomness: the clean pass uses the `forward` key (linen: stream
+        keys fold_in(forward, i) for `rng_streams`; NNX: the model's own RNG streams, as in
+        a plain step); the transformed passes use independent randomness from the `penalty`
+        key. So the clean pass is exactly a plain training step's forward; the penalty then
+        also counts dropout noise (≈ 2× its variance), which vanishes in eval mode.
+
+    Args:
+      loss_fn: `loss_fn(predictions, y)` → scalar task loss.
+      symmetry, num_samples, metric, penalty_batch_size, method, chunk_size: as in
+        `symreg.regularizers.symmetry_penalty`.
+      apply_kwargs: linen only, keyword arguments of every `apply`, e.g. {"train": True}.
+      rng_streams: linen only, the RNG stream names the model draws from.
+
+    Returns:
+      `step(state, x, y)` → `(state, metrics)`; metrics has scalars "loss", "task_loss",
+      "equivariance_error" (the penalty estimate), "weight" and "target" (those used in
+      this step). Wrap it in `jax.jit`.
+
+    Raises:
+      TypeError: a bad `loss_fn`, `symmetry` or `rng_streams`; at call time a state that is
+        neither a `SymmetryTrainState` nor an `NNXTrainState`.
+      ValueError: the cases of `symmetry_penalty`.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> import flax.linen as nn
+      >>> import symreg
+      >>> from symreg.actions import Regular
+      >>> from symreg.groups import Cyclic
+      >>> from symreg.flax import SymmetryTrainState, make_train_step
+      >>> model = nn.Dense(1)
+      >>> x, y = jnp.ones((4, 8)), jnp.ones((4, 1))
+      >>> state = SymmetryTrainState.create(apply_fn=model.apply,
+      ...     params=model.init(jax.random.key(0), x)["params"], tx=optax.sgd(0.1),
+      ...     tuner=1.0, key=jax.random.key(1))
+      >>> mse = lambda p, t: jnp.mean((p - t) ** 2)
+      >>> step = jax.jit(make_train_step(mse, symmetry=symreg.Symmetry(Cyclic(8), Regular())))
+      >>> state, metrics = step(state, x, y)
+      >>> sorted(metrics), int(state.step)
+      (['equivariance_error', 'loss', 'target', 'task_loss', 'weight'], 1)
+    """
+    _validation.check_callable(loss_fn, "loss_fn")
+    spec = SymmetryPenalty(symmetry, num_samples, metric, penalty_batch_size, method, chunk_size)
+    apply_kwargs = dict(apply_kwargs or {})
+    rng_streams = _check_streams(rng_streams)
+
+    def step(state, x, y):
+        if isinstance(state, SymmetryTrainState):
+            return linen_step(spec, loss_fn, apply_kwargs, rng_streams, state, x, y)
+        if isinstance(state, NNXTrainState):
+            return nnx_step(spec, loss_fn, state, x, y)
+        raise TypeError(
+            "state must be a symreg.flax.SymmetryTrainState (linen) or NNXTrainState, got "
+            f"{type(state).__name__}"
+        )
+
+    return step

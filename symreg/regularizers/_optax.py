@@ -1,0 +1,121 @@
+"""The symmetry penalty as an optax gradient transformation (weight in the state)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from symreg import _validation
+from symreg.actions import Symmetry
+from symreg.equivariance import Metric
+from symreg.regularizers._penalty import SymmetryPenalty
+
+_HINT = (
+    "pass the batch and a fresh PRNG key as extra arguments: tx.update(grads, state, params, "
+    "x=x, key=key) (optax.chain forwards them; with flax.nnx, optimizer.update(model, grads, "
+    "x=x, key=key))"
+)
+
+
+class SymmetryPenaltyState(NamedTuple):
+    """State of `add_symmetry_penalty`.
+
+    Attributes:
+      weight: β, a float32 scalar; replace it (`state._replace(weight=...)`) to change the
+        weight without recompiling.
+      penalty: the penalty P(θ) measured at the last update (0 before the first).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from symreg.regularizers import SymmetryPenaltyState
+      >>> state = SymmetryPenaltyState(jnp.float32(0.1), jnp.float32(0.0))
+      >>> float(state._replace(weight=jnp.float32(2.0)).weight)
+      2.0
+    """
+
+    weight: jax.Array
+    penalty: jax.Array
+
+
+def _check_weight(weight: Any) -> None:
+    if isinstance(weight, (int, float)):
+        _validation.positive_float(weight, "weight", allow_zero=True)
+    elif jnp.shape(weight) != ():
+        raise ValueError(f"weight must be a scalar, got shape {jnp.shape(weight)}")
+
+
+def add_symmetry_penalty(
+    apply_fn: Callable[[Any, Any], Any],
+    *,
+    symmetry: Symmetry,
+    weight: float | jax.Array,
+    num_samples: int = 1,
+    metric: str | Callable | Metric = "sq",
+    penalty_batch_size: int | None = None,
+    method: str = "sampled",
+    chunk_size: int | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """An optax transformation that adds β·∇P(θ) to the updates (P = `symmetry_penalty`).
+
+    Chain it before the optimizer, on the gradients of the task loss alone:
+    `optax.chain(add_symmetry_penalty(...), optax.adam(lr))`; the result equals the optimizer
+    applied to ∇(loss + β·P). The batch x and a fresh key arrive as extra arguments of
+    `update`. The penalty runs its own forward pass on x (it cannot see the task loss's
+    f(x)); `regularized_loss` shares that pass and is cheaper when you own the loss. β lives in
+    the state, like `optax.inject_hyperparams`, so changing it never recompiles.
+
+    Args:
+      apply_fn: the model, `apply_fn(params, x)` on a batch; `params` are the parameters the
+        optimizer sees.
+      symmetry, num_samples, metric, penalty_batch_size, method, chunk_size: as in
+        `symmetry_penalty`.
+      weight: the initial β >= 0.
+
+    Returns:
+      A `GradientTransformationExtraArgs` whose `update(updates, state, params, *, x, key)`
+      needs params, x (leading axis B) and key; its state is a `SymmetryPenaltyState`.
+
+    Raises:
+      TypeError: a bad `apply_fn`, `symmetry` or `weight` type.
+      ValueError: a negative or non-finite `weight`; the cases of `symmetry_penalty`; at
+        update time, missing params, x or key (with a hint).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> import symreg
+      >>> from symreg.actions import Regular
+      >>> from symreg.groups import Cyclic
+      >>> sym = symreg.Symmetry(Cyclic(2), Regular())
+      >>> apply = lambda w, x: x @ w
+      >>> tx = symreg.regularizers.add_symmetry_penalty(apply, symmetry=sym, weight=0.5)
+      >>> w = jnp.array([2.0, 2.0])   # swap invariant: P(w) = 0 and ∇P(w) = 0
+      >>> state = tx.init(w)
+      >>> x = jnp.array([[1.0, 3.0]])
+      >>> updates, state = tx.update(jnp.ones(2), state, w, x=x, key=jax.random.key(0))
+      >>> updates.tolist(), float(state.penalty)
+      ([1.0, 1.0], 0.0)
+    """
+    _validation.check_callable(apply_fn, "apply_fn")
+    _check_weight(weight)
+    spec = SymmetryPenalty(symmetry, num_samples, metric, penalty_batch_size, method, chunk_size)
+
+    def init(params):
+        del params
+        return SymmetryPenaltyState(jnp.asarray(weight, jnp.float32), jnp.zeros((), jnp.float32))
+
+    def update(updates, state, params=None, *, x=None, key=None, **extra_args):
+        del extra_args
+        missing = [n for n, v in (("params", params), ("x", x)) if v is None]
+        if key is None and spec.method == "sampled":
+            missing.append("key")
+        if missing:
+            raise ValueError(f"add_symmetry_penalty.update is missing {missing}; {_HINT}")
+        penalty, grads = jax.value_and_grad(lambda p: spec(apply_fn, p, x, key))(params)
+        new = jax.tree.map(lambda u, g: u + (state.weight * g).astype(u.dtype), updates, grads)
+        return new, SymmetryPenaltyState(state.weight, penalty.astype(jnp.float32))
+
+    return optax.GradientTransformationExtraArgs(init, update)

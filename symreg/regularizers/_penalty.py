@@ -1,0 +1,237 @@
+"""The differentiable symmetry penalty: a Monte Carlo or Lie-derivative estimate of ED(f)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, final
+
+import jax
+import jax.numpy as jnp
+
+from symreg import _validation
+from symreg.actions import Symmetry
+from symreg.equivariance import Metric, _checks, get_metric, pairwise_errors
+
+METHODS = ("sampled", "lie")
+_LIE_METRICS = ("sq", "l2")
+
+
+def _first(tree: Any, m: int | None) -> Any:
+    """The first m examples of a batch (all of them when m is None)."""
+    return tree if m is None else jax.tree.map(lambda a: a[:m], tree)
+
+
+def _lie_derivatives(apply_fn, params, x, symmetry: Symmetry):
+    """f(x) and L_A f(x) for every generator A, sharing one primal forward.
+
+    The input tangent d/dc ρ_in(e^{c·A}) x at c = 0 is pushed through `apply_fn` at the
+    untouched x (so f(x) is exact, not f(ρ_in(e) x)), then the output tangent of
+    ρ_out(e^{c·A})⁻¹ is added. vmap runs over tangents only: the primal is computed once.
+    Returns fx (leading axis B) and derivatives with leading axes (k, B).
+    """
+    group = _checks.require_lie(symmetry, "symmetry_penalty(method='lie')")
+    k = group.num_generators
+    c0 = jnp.zeros((k,), jnp.float32)
+    basis = jnp.eye(k, dtype=jnp.float32)
+    act_in = lambda c: jax.vmap(lambda xb: symmetry.act_input(group.exp(c), xb))(x)
+    act_out = lambda c, y: jax.vmap(lambda yb: symmetry.act_output_inverse(group.exp(c), yb))(y)
+
+    def push_input(v):
+        dx = jax.jvp(act_in, (c0,), (v,))[1]
+        return jax.jvp(lambda xx: apply_fn(params, xx), (x,), (dx,))
+
+    fx, dfx = jax.vmap(push_input, out_axes=(None, 0))(basis)
+    pull_output = lambda v, df: jax.jvp(act_out, (c0, fx), (v, df))[1]
+    return fx, jax.vmap(pull_output)(basis, dfx)
+
+
+@final
+@dataclasses.dataclass(frozen=True)
+class SymmetryPenalty:
+    """A validated, hashable penalty spec: which ED estimate to differentiate, and on what.
+
+    With method "sampled" the penalty is the mean over S·B' pairs (g_sb ~ λ, x_b) of
+    m(f(ρ_in(g) x_b), ρ_out(g) f(x_b)), an unbiased estimate of ED (ED_2 for m = ‖·‖²) and of
+    its gradient. With method "lie" it is the mean over generators A and examples of
+    ‖L_A f(x_b)‖² (continuous groups; no sampling). B' = min(B, penalty_batch_size): the
+    first B' examples of the batch, an unbiased sub-batch when batches are shuffled.
+
+    Args:
+      symmetry: the `Symmetry`.
+      num_samples: S, group samples per example (method "sampled").
+      metric: a metric name or callable (`symreg.equivariance.get_metric`); "sq" or "l2"
+        for method "lie".
+      penalty_batch_size: B', or None for the whole batch.
+      method: "sampled" or "lie".
+      chunk_size: at most this many transformed inputs per call of `apply_fn` ("sampled").
+
+    Raises:
+      TypeError: `symmetry` is not a Symmetry, or an argument has the wrong type.
+      ValueError: an unknown method or metric, a count < 1, or "lie" on a finite group.
+
+    Examples:
+      >>> import symreg
+      >>> from symreg.actions import Regular
+      >>> from symreg.groups import Cyclic
+      >>> from symreg.regularizers import SymmetryPenalty
+      >>> SymmetryPenalty(symreg.Symmetry(Cyclic(4), Regular()), num_samples=2).num_samples
+      2
+    """
+
+    symmetry: Symmetry
+    num_samples: int = 1
+    metric: Any = "sq"
+    penalty_batch_size: int | None = None
+    method: str = "sampled"
+    chunk_size: int | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.symmetry, Symmetry):
+            raise TypeError(f"symmetry must be a symreg.Symmetry, got {self.symmetry!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        _validation.positive_int(self.num_samples, "num_samples")
+        _validation.optional_positive_int(self.penalty_batch_size, "penalty_batch_size")
+        _validation.optional_positive_int(self.chunk_size, "chunk_size")
+        metric = get_metric(self.metric)
+        if self.method == "lie":
+            if metric.name not in _LIE_METRICS:
+                raise ValueError(f"metric for method='lie' must be 'sq' or 'l2', got {metric!r}")
+            try:
+                _checks.require_lie(self.symmetry, "method='lie'")
+            except TypeError as e:
+                raise ValueError(str(e)) from None
+        object.__setattr__(self, "metric", metric)
+
+    def _sub(self, x: Any) -> Any:
+        return _first(x, self.penalty_batch_size)
+
+    def _sampled(self, apply_fn, params, x, fx, key) -> jax.Array:
+        _validation.check_key(key)
+        b = _validation.batch_size(x, "x")
+        g = self.symmetry.transforms.sample(key, (self.num_samples, b))
+        errors = pairwise_errors(
+            apply_fn,
+            params,
+            x,
+            fx,
+            g,
+            symmetry=self.symmetry,
+            metric=self.metric,
+            shared=False,
+            chunk_size=self.chunk_size,
+        )
+        return jnp.mean(errors)
+
+    def _lie(self, apply_fn, params, x) -> tuple[Any, jax.Array]:
+        fx, d = _lie_derivatives(apply_fn, params, x, self.symmetry)
+        zero = jax.tree.map(jnp.zeros_like, d)
+        return fx, jnp.mean(jax.vmap(jax.vmap(self.metric))(d, zero))
+
+    def from_outputs(self, apply_fn: Callable, params: Any, x: Any, fx: Any, key: Any):
+        """The penalty, given fx = f(x) from the caller's forward pass (no clean forward here).
+
+        Args:
+          apply_fn: the model on transformed inputs, `apply_fn(params, x)` on a batch.
+          params: model parameters.
+          x: the batch, leading axis B.
+          fx: f(x) for that batch, leading axis B (sliced to the sub-batch here).
+          key: PRNG key for the group samples (unused by method "lie").
+
+        Returns:
+          The penalty, a scalar. Method "lie" runs its own primal on the (sub-)batch.
+        """
+        b = _checks.check_input(x, self.symmetry)
+        _checks.check_output(fx, b, self.symmetry)
+        if self.method == "lie":
+            return self._lie(apply_fn, params, self._sub(x))[1]
+        return self._sampled(apply_fn, params, self._sub(x), self._sub(fx), key)
+
+    def with_outputs(self, apply_fn: Callable, params: Any, x: Any, key: Any):
+        """(f(x), penalty) with one forward pass of `apply_fn` on the clean batch x.
+
+        Method "lie" on the whole batch takes f(x) from the primal of its jvp, so the clean
+        batch is evaluated once in total; with a sub-batch it also runs a primal on the B'
+        examples of the sub-batch.
+
+        Returns:
+          fx with leading axis B, and the scalar penalty.
+        """
+        b = _checks.check_input(x, self.symmetry)
+        if self.method == "lie" and (self.penalty_batch_size or b) >= b:
+            fx, penalty = self._lie(apply_fn, params, x)
+            _checks.check_output(fx, b, self.symmetry)
+            return fx, penalty
+        fx = apply_fn(params, x)
+        return fx, self.from_outputs(apply_fn, params, x, fx, key)
+
+    def __call__(self, apply_fn: Callable, params: Any, x: Any, key: Any) -> jax.Array:
+        """The penalty on the batch x, with its own forward pass."""
+        return self.with_outputs(apply_fn, params, x, key)[1]
+
+
+def symmetry_penalty(
+    apply_fn: Callable[[Any, Any], Any],
+    params: Any,
+    x: Any,
+    key: jax.Array | None,
+    *,
+    symmetry: Symmetry,
+    num_samples: int = 1,
+    metric: str | Callable | Metric = "sq",
+    penalty_batch_size: int | None = None,
+    method: str = "sampled",
+    chunk_size: int | None = None,
+) -> jax.Array:
+    """Differentiable symmetry penalty: an estimate of the model equivariance error ED(f).
+
+    method="sampled": the mean of `symreg.equivariance_error` (same key, same draws), i.e.
+    (1/(S·B')) Σ_{s,b} m(f(ρ_in(g_sb) x_b), ρ_out(g_sb) f(x_b)) with g_sb ~ λ. With m = ‖·‖²
+    it is an unbiased estimate of ED_2(f) on the input law, and its gradient of ∇ED_2.
+    method="lie" (continuous groups): the mean of `symreg.lie_derivative_error`,
+    (1/(k·B')) Σ_{A,b} ‖L_A f(x_b)‖², deterministic (`key` is unused and may be None).
+    B' = min(B, penalty_batch_size) counts the first examples of x (a sub-batch).
+
+    Args:
+      apply_fn: the model, `apply_fn(params, x)` on a batch.
+      params: model parameters; gradients flow to them.
+      x: inputs, leading axis B.
+      key: PRNG key for the group samples (method "sampled").
+      symmetry: the `Symmetry`.
+      num_samples: S, group samples per example.
+      metric: "sq" (ED_2, default), "l2" (ED_1), "relative", "max_abs", "kl" or a callable.
+      penalty_batch_size: B', evaluate the penalty on the first B' examples only.
+      method: "sampled" or "lie".
+      chunk_size: at most this many transformed inputs per call of `apply_fn`.
+
+    Returns:
+      The penalty, a scalar.
+
+    Raises:
+      TypeError: a bad `symmetry`, `apply_fn` or `key`.
+      ValueError: an unknown `method`/`metric`, a count < 1, "lie" on a finite group, or x
+        and the outputs that do not fit the actions.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> import symreg
+      >>> from symreg.actions import Vector
+      >>> from symreg.groups import SO2
+      >>> sym = symreg.Symmetry(SO2(), Vector())
+      >>> first = lambda p, x: p * x[:, 0]   # not rotation invariant: L f(x) = -p x_1
+      >>> x = jnp.array([[1.0, 2.0], [0.0, 1.0]])
+      >>> float(symreg.regularizers.symmetry_penalty(first, 1.0, x, None, symmetry=sym,
+      ...                                            method="lie"))
+      2.5
+    """
+    _validation.check_callable(apply_fn, "apply_fn")
+    spec = SymmetryPenalty(symmetry, num_samples, metric, penalty_batch_size, method, chunk_size)
+    return _penalty_jit(apply_fn, params, x, key, spec=spec)
+
+
+def _penalty(apply_fn, params, x, key, *, spec):
+    return spec(apply_fn, params, x, key)
+
+
+_penalty_jit = _checks.jit_with_static_fn(_penalty, ("spec",))

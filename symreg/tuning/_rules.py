@@ -1,0 +1,185 @@
+"""Closed-form tuning rules: the target error, the penalty weight and the relaxation strength.
+
+The rules read an estimate of the data equivariance error η₂ duck-typed: any object with
+`.value` (η̂, a scalar), `.stderr` (its standard error) and `.n` (the sample size), such as
+`symreg.estimators.Estimate`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from symreg import _validation
+from symreg.theory import optimal_target, optimal_weight
+
+#: Default cap on the penalty weight when the data shows no detectable symmetry breaking.
+MAX_WEIGHT = 1e6
+
+
+def _number(value: Any, name: str, *, allow_zero: bool = True) -> Any:
+    """Validates Python numbers (arrays pass through: they may be traced)."""
+    if isinstance(value, (bool, int, float)):
+        return _validation.positive_float(value, name, allow_zero=allow_zero)
+    return value
+
+
+def _read(estimate: Any) -> tuple[jax.Array, jax.Array]:
+    for field in ("value", "stderr"):
+        if not hasattr(estimate, field):
+            raise TypeError(
+                f"estimate must have .value and .stderr (a symreg.estimators.Estimate), got "
+                f"{type(estimate).__name__} without .{field}"
+            )
+    metric = getattr(estimate, "metric", "sq")
+    if isinstance(metric, str) and metric != "sq":
+        raise ValueError(
+            f"the tuning rules need an estimate of η₂ = ED_2 (metric 'sq'), got metric {metric!r}"
+        )
+    return (
+        jnp.asarray(estimate.value, jnp.float32),
+        jnp.abs(jnp.asarray(estimate.stderr, jnp.float32)),
+    )
+
+
+def shrink_estimate(estimate: Any) -> jax.Array:
+    """The shrunk data error η̃ = max(η̂, 0)·η̂² / (η̂² + se²) used by every rule here.
+
+    Why: η̂ is (close to) unbiased with standard error se, and among rescalings c·η̂ the one
+    with the least mean squared error is c = η² / (η² + se²); plugging η̂ for η gives the
+    factor above (a Wiener/James–Stein-type shrinkage). It is continuous in (η̂, se), leaves a
+    precise estimate alone (se ≪ η̂ ⇒ η̃ ≈ η̂) and sends an estimate consistent with 0
+    (η̂ ≲ se) to ≈ 0, i.e. "no detectable symmetry breaking"; a negative η̂ (debiased
+    estimators can undershoot) gives 0. A hard threshold (η̂ < z·se ⇒ 0) would make the
+    target jump as se changes; the smooth factor does not.
+
+    Args:
+      estimate: an object with `.value` η̂ and `.stderr` se (scalars).
+
+    Returns:
+      η̃ >= 0, a float32 scalar.
+
+    Raises:
+      TypeError: `estimate` lacks `.value` or `.stderr`.
+      ValueError: `estimate.metric` is present and not "sq".
+
+    Examples:
+      >>> from types import SimpleNamespace as E
+      >>> from symreg.tuning import shrink_estimate
+      >>> float(shrink_estimate(E(value=1.0, stderr=1.0))), float(shrink_estimate(E(value=-1.0, stderr=0.1)))
+      (0.5, 0.0)
+    """
+    eta, se = _read(estimate)
+    power = jnp.square(eta)
+    total = power + jnp.square(se)
+    factor = jnp.where(total > 0, power / jnp.where(total > 0, total, 1.0), 0.0)
+    return jnp.maximum(eta, 0.0) * factor
+
+
+def target_from_estimate(estimate: Any, *, variance: ArrayLike) -> jax.Array:
+    """The finite-n target ε = α̂·η̃ for the model equivariance error, α̂ = η̃ / (η̃ + v).
+
+    η̃ is `shrink_estimate(estimate)`; v is the estimation variance of the symmetry-breaking
+    part in ED_2 units, e.g. `symreg.theory.estimation_variance(σ², k_A, n, d)` =
+    2σ²k_A/(n − d − 1) in the linear-Gaussian model (re-exported here). As n → ∞, v → 0 and ε
+    → η (match the data's symmetry); at finite n, ε < η, because forcing ED(model) = η̂
+    over-relaxes. See `symreg.theory.optimal_target`.
+
+    Args:
+      estimate: an `Estimate`-like object with `.value` and `.stderr` (η₂ in ED_2 units).
+      variance: v >= 0.
+
+    Returns:
+      ε >= 0, a float32 scalar.
+
+    Raises:
+      TypeError: `estimate` lacks `.value`/`.stderr`.
+      ValueError: a negative or non-finite `variance` (Python number).
+
+    Examples:
+      >>> from types import SimpleNamespace as E
+      >>> from symreg.tuning import target_from_estimate
+      >>> round(float(target_from_estimate(E(value=1.0, stderr=0.0), variance=1.0)), 6)
+      0.5
+    """
+    variance = _number(variance, "variance")
+    return optimal_target(shrink_estimate(estimate), variance)
+
+
+def weight_from_estimate(
+    estimate: Any,
+    *,
+    noise_var: ArrayLike,
+    k_break: ArrayLike,
+    n: ArrayLike | None = None,
+    max_weight: float = MAX_WEIGHT,
+) -> jax.Array:
+    """The penalty weight β* ≈ σ² k_A / (n η̃), capped at `max_weight`.
+
+    The risk-optimal weight of (1/n) Σ ‖y_i − f(x_i)‖² + β·ED_2(f) in the linear-Gaussian
+    model (`symreg.theory.optimal_weight`), with η̃ = `shrink_estimate(estimate)`. When η̃ = 0
+    (η̂ <= 0, or η̂ consistent with 0) β* is infinite in theory; the rule returns the finite
+    cap `max_weight` instead (never inf or NaN), which acts as "enforce the symmetry".
+
+    Args:
+      estimate: an `Estimate`-like object with `.value`, `.stderr` and `.n`.
+      noise_var: σ², the noise variance of the targets.
+      k_break: k_A, the number of symmetry-breaking degrees of freedom.
+      n: the training-set size; defaults to `estimate.n`.
+      max_weight: the cap, > 0.
+
+    Returns:
+      β in (0, max_weight], a float32 scalar (0 only if σ² or k_A is 0; NaN for a NaN η̂).
+
+    Raises:
+      TypeError: `estimate` lacks a field used.
+      ValueError: a negative or non-finite number among the arguments.
+
+    Examples:
+      >>> from types import SimpleNamespace as E
+      >>> from symreg.tuning import weight_from_estimate
+      >>> est = E(value=0.25, stderr=0.0, n=40)
+      >>> float(weight_from_estimate(est, noise_var=1.0, k_break=5))
+      0.5
+      >>> float(weight_from_estimate(E(value=-0.1, stderr=0.1, n=40), noise_var=1.0, k_break=5))
+      1000000.0
+    """
+    noise_var = _number(noise_var, "noise_var")
+    k_break = _number(k_break, "k_break")
+    max_weight = _validation.positive_float(max_weight, "max_weight")
+    if n is None:
+        if not hasattr(estimate, "n"):
+            raise TypeError(f"estimate has no .n; pass n, got {type(estimate).__name__}")
+        n = estimate.n
+    n = _number(n, "n", allow_zero=False)
+    eta = shrink_estimate(estimate)
+    beta = jnp.minimum(optimal_weight(noise_var, k_break, n, eta), jnp.float32(max_weight))
+    return jnp.where(jnp.isnan(eta), jnp.nan, beta)
+
+
+def relax_to_target(model_error: ArrayLike, target: ArrayLike) -> jax.Array:
+    """The relaxation strength α = min(1, √(ε_target / ED_2(f))) for `symreg.relax`.
+
+    f_α = Qf + α(f − Qf) has ED_2(f_α) = α²·ED_2(f) exactly (for an exact Reynolds operator),
+    so this α reaches the target whenever f is above it and keeps f (α = 1) otherwise,
+    including ED_2(f) = 0. A negative target counts as 0 (α = 0: the symmetrized model).
+
+    Args:
+      model_error: ED_2(f) of the trained model (e.g. the mean of
+        `symreg.exact_equivariance_error`), a scalar.
+      target: ε_target, e.g. from `target_from_estimate`, a scalar.
+
+    Returns:
+      α in [0, 1], a float32 scalar.
+
+    Examples:
+      >>> from symreg.tuning import relax_to_target
+      >>> float(relax_to_target(4.0, 1.0)), float(relax_to_target(1.0, 4.0))
+      (0.5, 1.0)
+    """
+    ed = jnp.asarray(model_error, jnp.float32)
+    ratio = jnp.maximum(jnp.asarray(target, jnp.float32), 0.0) / jnp.where(ed > 0, ed, 1.0)
+    return jnp.where(ed > 0, jnp.minimum(1.0, jnp.sqrt(ratio)), 1.0)
