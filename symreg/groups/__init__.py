@@ -2,12 +2,15 @@
 
 from symreg.groups._base import (
     MAX_ENUMERATION,
+    SAMPLING_METHODS,
     AbstractFiniteGroup,
     AbstractGroup,
     AbstractLieGroup,
     AbstractMatrixRepresentation,
     AbstractPermutationRepresentation,
+    AbstractStratifiedSampler,
     AbstractTransformSet,
+    check_sampling,
 )
 from symreg.groups._continuous import O2, O3, SO2, SO3, Translations
 from symreg.groups._finite import Cyclic, Dihedral, Symmetric
@@ -16,11 +19,13 @@ from symreg.groups._product import DirectProduct
 
 __all__ = [
     "MAX_ENUMERATION",
+    "SAMPLING_METHODS",
     "AbstractFiniteGroup",
     "AbstractGroup",
     "AbstractLieGroup",
     "AbstractMatrixRepresentation",
     "AbstractPermutationRepresentation",
+    "AbstractStratifiedSampler",
     "AbstractTransformSet",
     "Cyclic",
     "Dihedral",
@@ -34,4 +39,5 @@ __all__ = [
     "Symmetric",
     "Translations",
     "UserSet",
+    "check_sampling",
 ]

@@ -6,7 +6,9 @@ itself is a frozen, hashable dataclass, so it can be a static argument of `jax.j
 
 The hierarchy follows the abstract/final pattern: every class here is abstract, every concrete
 set is final, and subclasses implement one private sampler, `_sample_n(key, n)`, while the
-public `sample` stays concrete in the base class.
+public `sample` stays concrete in the base class. Sets that can also draw *stratified* sets
+(variance-reduced, every element still λ-distributed) add the `AbstractStratifiedSampler`
+capability and implement `_sample_stratified(key, s)`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from symreg import _validation
 
 #: Largest group order that `elements()` will enumerate.
 MAX_ENUMERATION = 2**20
+
+#: The values of the `sampling` argument of `AbstractTransformSet.sample`.
+SAMPLING_METHODS = ("iid", "stratified")
 
 Element = Any  # an array, or a tuple of arrays for products
 
@@ -47,23 +52,61 @@ class AbstractTransformSet(abc.ABC):
     def _sample_n(self, key: jax.Array, n: int) -> Element:
         """Draws `n` elements from λ, stacked on a new leading axis."""
 
-    def sample(self, key: jax.Array, shape: int | tuple[int, ...] = ()) -> Element:
+    def sample(
+        self, key: jax.Array, shape: int | tuple[int, ...] = (), *, sampling: str = "iid"
+    ) -> Element:
         """Draws elements from the set's measure λ.
+
+        With `sampling="iid"` every element is an independent draw from λ. With
+        `sampling="stratified"` the first axis of `shape` (S) is stratified: for every index of
+        the remaining axes, the S elements form one well-spread set (a λ-random shift of a
+        fixed low-discrepancy set, or draws without replacement for finite groups), and the
+        sets of different trailing indices are independent. Each element taken alone is still
+        exactly λ-distributed, so a mean over the S elements stays unbiased; its variance is
+        lower because the set covers the group evenly. Each set documents its design.
 
         Args:
           key: a JAX PRNG key.
           shape: the batch shape of the draw, e.g. `(S,)` or `(S, B)`.
+          sampling: "iid" (default) or "stratified" (static: a Python string).
 
         Returns:
           Elements with leading axes `shape` followed by the element shape.
 
         Raises:
           TypeError: `key` is not a PRNG key or `shape` is not a tuple of ints.
+          ValueError: `sampling` is not one of `SAMPLING_METHODS`; "stratified" with an empty
+            `shape` or for a set without a stratified sampler.
+
+        Examples:
+          >>> import jax
+          >>> from symreg.groups import SO3
+          >>> SO3().sample(jax.random.key(0), (16, 4), sampling="stratified").shape
+          (16, 4, 3, 3)
         """
         _validation.check_key(key)
         shape = _validation.shape_tuple(shape)
+        if check_sampling(sampling) == "stratified" and math.prod(shape) > 0:
+            return self._stratified(key, shape)
         flat = self._sample_n(key, math.prod(shape))
         return jax.tree.map(lambda a: a.reshape(shape + a.shape[1:]), flat)
+
+    def _stratified(self, key: jax.Array, shape: tuple[int, ...]) -> Element:
+        """One stratified set of S = shape[0] elements per trailing index, vmapped over keys."""
+        if not isinstance(self, AbstractStratifiedSampler):
+            raise ValueError(
+                f"sampling='stratified' is not available for {self!r}, which has no stratified "
+                "sampler; use sampling='iid'"
+            )
+        if not shape:
+            raise ValueError(
+                "sampling='stratified' needs a shape with a leading axis S (the stratified "
+                "axis), e.g. (S,) or (S, B); got shape ()"
+            )
+        s, rest = shape[0], shape[1:]
+        keys = jax.random.split(key, math.prod(rest))
+        sets = jax.vmap(lambda k: self._sample_stratified(k, s))(keys)
+        return jax.tree.map(lambda a: jnp.moveaxis(a, 0, 1).reshape(shape + a.shape[2:]), sets)
 
     def element_struct(self) -> Any:
         """Shapes and dtypes of one element, as a pytree of `jax.ShapeDtypeStruct`."""
@@ -145,6 +188,48 @@ class AbstractLieGroup(AbstractGroup):
     @abc.abstractmethod
     def exp(self, coefficients: jax.Array) -> Element:
         """The element exp(Σ_i c_i A_i) for coefficients of shape (k,)."""
+
+
+class AbstractStratifiedSampler(abc.ABC):
+    """A set that draws stratified sets: `sample(key, shape, sampling="stratified")`.
+
+    Implementations return s elements that are each exactly λ-distributed (so means stay
+    unbiased) and, together, spread more evenly over the set than independent draws.
+
+    Examples:
+      >>> from symreg.groups import SO2, RotationRange
+      >>> from symreg.groups._base import AbstractStratifiedSampler
+      >>> isinstance(SO2(), AbstractStratifiedSampler)
+      True
+      >>> isinstance(RotationRange(0.5), AbstractStratifiedSampler)
+      False
+    """
+
+    @abc.abstractmethod
+    def _sample_stratified(self, key: jax.Array, s: int) -> Element:
+        """Draws one stratified set of `s` >= 1 elements, stacked on a new leading axis."""
+
+
+def check_sampling(sampling: Any) -> str:
+    """Returns `sampling` if it is one of `SAMPLING_METHODS`, else raises.
+
+    Args:
+      sampling: the requested sampling scheme.
+
+    Returns:
+      `sampling`, a string: "iid" or "stratified".
+
+    Raises:
+      ValueError: `sampling` is not one of `SAMPLING_METHODS`.
+
+    Examples:
+      >>> from symreg.groups._base import check_sampling
+      >>> check_sampling("stratified")
+      'stratified'
+    """
+    if not isinstance(sampling, str) or sampling not in SAMPLING_METHODS:
+        raise ValueError(f"sampling must be one of {SAMPLING_METHODS}, got {sampling!r}")
+    return sampling
 
 
 class AbstractMatrixRepresentation(abc.ABC):

@@ -1,4 +1,9 @@
-"""Compact Lie groups with Haar sampling: SO2, O2, SO3, O3 and periodic translations."""
+"""Compact Lie groups with Haar sampling: SO2, O2, SO3, O3 and periodic translations.
+
+Stratified sampling (`sample(..., sampling="stratified")`) is randomized quasi-Monte Carlo:
+a fixed, evenly spread set of S elements (`symreg.groups._stratified`) moved by one
+Haar-random element, so that each element is exactly Haar-distributed.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,15 @@ from typing import final
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from symreg import _validation
-from symreg.groups._base import AbstractLieGroup, AbstractMatrixRepresentation
+from symreg.groups._base import (
+    AbstractLieGroup,
+    AbstractMatrixRepresentation,
+    AbstractStratifiedSampler,
+)
+from symreg.groups._stratified import lattice_points, quaternion_points
 
 _SO2_GENERATOR = jnp.array([[[0.0, -1.0], [1.0, 0.0]]], jnp.float32)
 # (L_i)_{jk} = -ε_{ijk}: infinitesimal rotations about the x, y and z axes.
@@ -45,6 +56,25 @@ def haar_so3(key: jax.Array, n: int) -> jax.Array:
     q = jax.random.normal(key, (n, 4), jnp.float32)
     q = q / jnp.linalg.norm(q, axis=-1, keepdims=True)
     return quaternion_to_matrix(q)
+
+
+def grid_angles(key: jax.Array, s: int) -> jax.Array:
+    """s equally spaced angles θ_i = φ + 2πi/s with one uniform φ; each θ_i is uniform."""
+    offset = jax.random.uniform(key, (), jnp.float32, 0.0, 2 * jnp.pi)
+    return offset + jnp.asarray(2 * np.pi * np.arange(s) / s, jnp.float32)
+
+
+def alternating_signs(key: jax.Array, s: int) -> jax.Array:
+    """Signs ε·(-1)^i, i < s, with one uniform sign ε: balanced, and each one uniform on ±1."""
+    flip = jax.random.bernoulli(key, 0.5, ()) ^ (jnp.arange(s) % 2 == 1)
+    return jnp.where(flip, -1.0, 1.0).astype(jnp.float32)
+
+
+def stratified_so3(key: jax.Array, s: int) -> jax.Array:
+    """s rotations R₀·P_i (s, 3, 3): the evenly spread set P of `quaternion_points`, turned by
+    one Haar rotation R₀, so that each R₀·P_i is exactly Haar (left invariance)."""
+    points = quaternion_to_matrix(jnp.asarray(quaternion_points(s), jnp.float32))
+    return jnp.einsum("ij,sjk->sik", haar_so3(key, 1)[0], points)
 
 
 def so3_exp(omega: jax.Array) -> jax.Array:
@@ -85,10 +115,11 @@ class _MatrixLieGroup(AbstractLieGroup, AbstractMatrixRepresentation):
 
 @final
 @dataclasses.dataclass(frozen=True)
-class SO2(_MatrixLieGroup):
+class SO2(_MatrixLieGroup, AbstractStratifiedSampler):
     """Rotations of the plane; an element is a (2, 2) float32 rotation matrix.
 
     Haar measure: the angle is uniform on [0, 2π). One generator, [[0, -1], [1, 0]].
+    Stratified: S equally spaced angles θ_i = φ + 2πi/S with one uniform offset φ.
 
     Examples:
       >>> import jax
@@ -106,6 +137,9 @@ class SO2(_MatrixLieGroup):
     def _sample_n(self, key, n):
         return rotation_2d(jax.random.uniform(key, (n,), jnp.float32, 0.0, 2 * jnp.pi))
 
+    def _sample_stratified(self, key, s):
+        return rotation_2d(grid_angles(key, s))
+
     @property
     def num_generators(self) -> int:
         return 1
@@ -119,10 +153,13 @@ class SO2(_MatrixLieGroup):
 
 @final
 @dataclasses.dataclass(frozen=True)
-class O2(_MatrixLieGroup):
+class O2(_MatrixLieGroup, AbstractStratifiedSampler):
     """Rotations and reflections of the plane; an element is a (2, 2) orthogonal matrix.
 
     Haar measure: a uniform angle, then with probability ½ the reflection diag(1, -1) first.
+    Stratified: the angles of SO2 (θ_i = φ + 2πi/S), and reflections on every other element,
+    starting with a random one (ε·(-1)^i), so rotations and reflections are balanced while
+    each element stays Haar (uniform angle, independent fair reflection bit).
 
     Examples:
       >>> import jax
@@ -141,6 +178,11 @@ class O2(_MatrixLieGroup):
         sign = jnp.where(jax.random.bernoulli(k2, 0.5, (n,)), -1.0, 1.0).astype(jnp.float32)
         return rot * jnp.stack([jnp.ones_like(sign), sign], -1)[:, None, :]
 
+    def _sample_stratified(self, key, s):
+        k1, k2 = jax.random.split(key)
+        sign = alternating_signs(k2, s)
+        return rotation_2d(grid_angles(k1, s)) * jnp.stack([jnp.ones_like(sign), sign], -1)[:, None]
+
     @property
     def num_generators(self) -> int:
         return 1
@@ -154,11 +196,13 @@ class O2(_MatrixLieGroup):
 
 @final
 @dataclasses.dataclass(frozen=True)
-class SO3(_MatrixLieGroup):
+class SO3(_MatrixLieGroup, AbstractStratifiedSampler):
     """Rotations of space; an element is a (3, 3) float32 rotation matrix.
 
     Haar measure from normalized Gaussian quaternions (uniform on S³, which covers SO(3)
     twice); never uniform Euler angles. Generators: infinitesimal rotations about x, y, z.
+    Stratified: a fixed evenly spread set of S rotations (`stratified_so3`) turned by one
+    Haar-random rotation.
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -175,6 +219,9 @@ class SO3(_MatrixLieGroup):
     def _sample_n(self, key, n):
         return haar_so3(key, n)
 
+    def _sample_stratified(self, key, s):
+        return stratified_so3(key, s)
+
     @property
     def num_generators(self) -> int:
         return 3
@@ -188,11 +235,12 @@ class SO3(_MatrixLieGroup):
 
 @final
 @dataclasses.dataclass(frozen=True)
-class O3(_MatrixLieGroup):
+class O3(_MatrixLieGroup, AbstractStratifiedSampler):
     """Rotations and reflections of space; an element is a (3, 3) orthogonal matrix.
 
     Haar measure: a Haar rotation times ±1 with equal probability (det = ±1). The Lie algebra
-    is that of SO3 (the identity component).
+    is that of SO3 (the identity component). Stratified: the rotations of SO3 times signs
+    ε·(-1)^i with one uniform ε, so det = ±1 are balanced and each element is Haar.
 
     Examples:
       >>> import jax
@@ -210,6 +258,10 @@ class O3(_MatrixLieGroup):
         sign = jnp.where(jax.random.bernoulli(k2, 0.5, (n,)), -1.0, 1.0).astype(jnp.float32)
         return haar_so3(k1, n) * sign[:, None, None]
 
+    def _sample_stratified(self, key, s):
+        k1, k2 = jax.random.split(key)
+        return stratified_so3(k1, s) * alternating_signs(k2, s)[:, None, None]
+
     @property
     def num_generators(self) -> int:
         return 3
@@ -223,12 +275,14 @@ class O3(_MatrixLieGroup):
 
 @final
 @dataclasses.dataclass(frozen=True)
-class Translations(AbstractLieGroup):
+class Translations(AbstractLieGroup, AbstractStratifiedSampler):
     """Periodic translations of the torus R^d / (period·Z^d).
 
     An element is a float32 vector t of shape (d,) in [0, period)^d; composition is addition
     modulo the period, and the Haar measure is uniform. Generators are the unit vectors, and
-    exp(c) = c mod period.
+    exp(c) = c mod period. Stratified: the lattice set of `lattice_points` (coordinate 0 on
+    the midpoint grid, the others a Kronecker sequence) shifted by one uniform random
+    translation (a Cranley–Patterson rotation), so each element is uniform.
 
     Args:
       dim: the dimension d, >= 1.
@@ -251,6 +305,11 @@ class Translations(AbstractLieGroup):
 
     def _sample_n(self, key, n):
         return jax.random.uniform(key, (n, self.dim), jnp.float32, 0.0, self.period)
+
+    def _sample_stratified(self, key, s):
+        shift = jax.random.uniform(key, (self.dim,), jnp.float32)
+        points = jnp.asarray(lattice_points(s, self.dim), jnp.float32)
+        return self.period * jnp.mod(points + shift, 1.0)
 
     def compose(self, g, h):
         return jnp.mod(jnp.asarray(g) + jnp.asarray(h), self.period)

@@ -9,11 +9,17 @@ from typing import final
 import jax
 import jax.numpy as jnp
 
-from symreg.groups._base import AbstractFiniteGroup, AbstractGroup, AbstractLieGroup
+from symreg.groups._base import (
+    AbstractFiniteGroup,
+    AbstractGroup,
+    AbstractLieGroup,
+    AbstractStratifiedSampler,
+)
+from symreg.groups._stratified import random_pairing
 
 
 @dataclasses.dataclass(frozen=True, init=False)
-class DirectProduct(AbstractGroup):
+class DirectProduct(AbstractGroup, AbstractStratifiedSampler):
     """The direct product G₁ × G₂ × ... with the product (Haar) measure.
 
     An element is a tuple (g₁, g₂, ...), one element of each factor; composition and inverse
@@ -22,6 +28,12 @@ class DirectProduct(AbstractGroup):
     its continuous factors, finite factors held at the identity) when some factor is a Lie
     group, and a plain group otherwise. Act on its elements with `actions.Factorwise`, or
     with actions that know products (`actions.PointCloud`, `actions.Image` for shifts).
+
+    Stratified sampling stratifies each factor on its own, with independent keys, so each
+    pair is exactly product-distributed; the factors' sets are paired by independent random
+    permutations, so that the index structure of one factor's design does not line up with
+    another's. It needs every factor to have a stratified sampler. It balances what each
+    factor does on its own; a model whose error depends on the factors jointly gains less.
 
     Args:
       *factors: two or more groups.
@@ -69,6 +81,17 @@ class DirectProduct(AbstractGroup):
     def _sample_n(self, key, n):
         keys = jax.random.split(key, len(self.factors))
         return tuple(f._sample_n(k, n) for f, k in zip(self.factors, keys, strict=True))
+
+    def _sample_stratified(self, key, s):
+        for i, f in enumerate(self.factors):
+            if not isinstance(f, AbstractStratifiedSampler):
+                raise ValueError(
+                    f"sampling='stratified' is not available for {self!r}: factor {i}, {f!r}, "
+                    "has no stratified sampler; use sampling='iid'"
+                )
+        *keys, pair_key = jax.random.split(key, len(self.factors) + 1)
+        parts = [f._sample_stratified(k, s) for f, k in zip(self.factors, keys, strict=True)]
+        return random_pairing(pair_key, parts)
 
     def compose(self, g, h):
         return tuple(f.compose(a, b) for f, a, b in zip(self.factors, g, h, strict=True))
