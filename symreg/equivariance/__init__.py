@@ -5,6 +5,7 @@ from symreg.equivariance._kernels import (
     exact_equivariance_error,
     lie_derivative_error,
 )
+from symreg.equivariance._lie import lie_derivatives
 from symreg.equivariance._metrics import (
     METRICS,
     Metric,
@@ -27,6 +28,7 @@ __all__ = [
     "kl",
     "l2",
     "lie_derivative_error",
+    "lie_derivatives",
     "max_abs",
     "pairwise_errors",
     "relative",

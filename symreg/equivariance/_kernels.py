@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from symreg import _validation
 from symreg.actions import Symmetry
 from symreg.equivariance import _checks
+from symreg.equivariance._lie import lie_derivatives
 from symreg.equivariance._metrics import Metric, get_metric
 from symreg.equivariance._pairs import pairwise_errors
 from symreg.groups import check_sampling
@@ -186,21 +187,10 @@ def exact_equivariance_error(
 
 
 def _lie(apply_fn, params, x, *, symmetry, metric):
-    group = _checks.require_lie(symmetry, "lie_derivative_error")
+    _checks.require_lie(symmetry, "lie_derivative_error")
     b = _checks.check_input(x, symmetry)
     _checks.check_output(jax.eval_shape(apply_fn, params, x), b, symmetry)
-    k = group.num_generators
-    basis = jnp.eye(k, dtype=jnp.float32)
-
-    def derivative(direction):
-        def curve(t):
-            g = group.exp(t * direction)
-            y = apply_fn(params, jax.vmap(lambda xb: symmetry.act_input(g, xb))(x))
-            return jax.vmap(lambda yb: symmetry.act_output_inverse(g, yb))(y)
-
-        return jax.jvp(curve, (jnp.float32(0.0),), (jnp.float32(1.0),))[1]
-
-    d = jax.vmap(derivative)(basis)  # leading axes (k, B)
+    _, d = lie_derivatives(apply_fn, params, x, symmetry)  # leading axes (k, B)
     zero = jax.tree.map(jnp.zeros_like, d)
     return jax.vmap(jax.vmap(metric))(d, zero)
 
@@ -219,7 +209,8 @@ def lie_derivative_error(
     """Infinitesimal equivariance error: ‖L_A f(x)‖² for each Lie-algebra generator A.
 
     L_A f(x) = d/dt|₀ ρ_out(e^{tA})⁻¹ f(ρ_in(e^{tA}) x), computed with one `jax.jvp` per
-    generator (vmapped). For small t, the error at e^{tA} is ≈ t²‖L_A f(x)‖². An exactly
+    generator, vmapped over the tangents so the primal forward f(x) runs once
+    (`symreg.equivariance.lie_derivatives`). For small t, the error at e^{tA} is ≈ t²‖L_A f(x)‖². An exactly
     equivariant model has L_A f = 0 for every generator.
 
     Args:

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from symreg import _validation
 from symreg.actions import Symmetry
-from symreg.equivariance import Metric, _checks, get_metric, pairwise_errors
+from symreg.equivariance import Metric, _checks, get_metric, lie_derivatives, pairwise_errors
 
 METHODS = ("sampled", "lie")
 _LIE_METRICS = ("sq", "l2")
@@ -20,30 +20,6 @@ _LIE_METRICS = ("sq", "l2")
 def _first(tree: Any, m: int | None) -> Any:
     """The first m examples of a batch (all of them when m is None)."""
     return tree if m is None else jax.tree.map(lambda a: a[:m], tree)
-
-
-def _lie_derivatives(apply_fn, params, x, symmetry: Symmetry):
-    """f(x) and L_A f(x) for every generator A, sharing one primal forward.
-
-    The input tangent d/dc ρ_in(e^{c·A}) x at c = 0 is pushed through `apply_fn` at the
-    untouched x (so f(x) is exact, not f(ρ_in(e) x)), then the output tangent of
-    ρ_out(e^{c·A})⁻¹ is added. vmap runs over tangents only: the primal is computed once.
-    Returns fx (leading axis B) and derivatives with leading axes (k, B).
-    """
-    group = _checks.require_lie(symmetry, "symmetry_penalty(method='lie')")
-    k = group.num_generators
-    c0 = jnp.zeros((k,), jnp.float32)
-    basis = jnp.eye(k, dtype=jnp.float32)
-    act_in = lambda c: jax.vmap(lambda xb: symmetry.act_input(group.exp(c), xb))(x)
-    act_out = lambda c, y: jax.vmap(lambda yb: symmetry.act_output_inverse(group.exp(c), yb))(y)
-
-    def push_input(v):
-        dx = jax.jvp(act_in, (c0,), (v,))[1]
-        return jax.jvp(lambda xx: apply_fn(params, xx), (x,), (dx,))
-
-    fx, dfx = jax.vmap(push_input, out_axes=(None, 0))(basis)
-    pull_output = lambda v, df: jax.jvp(act_out, (c0, fx), (v, df))[1]
-    return fx, jax.vmap(pull_output)(basis, dfx)
 
 
 @final
@@ -125,7 +101,7 @@ class SymmetryPenalty:
         return jnp.mean(errors)
 
     def _lie(self, apply_fn, params, x) -> tuple[Any, jax.Array]:
-        fx, d = _lie_derivatives(apply_fn, params, x, self.symmetry)
+        fx, d = lie_derivatives(apply_fn, params, x, self.symmetry)
         zero = jax.tree.map(jnp.zeros_like, d)
         return fx, jnp.mean(jax.vmap(jax.vmap(self.metric))(d, zero))
 
