@@ -8,7 +8,16 @@ in `symreg.groups`, actions and the `Symmetry` spec in `symreg.actions`; the Fla
 `symreg.flax` (imported on its own, so the core never imports Flax).
 """
 
-from symreg import actions, equivariance, groups, regularizers, testing, theory, tuning
+from symreg import (
+    actions,
+    equivariance,
+    groups,
+    regularizers,
+    sharding,
+    testing,
+    theory,
+    tuning,
+)
 from symreg.actions import Symmetry
 from symreg.equivariance import (
     equivariance_error,
@@ -33,6 +42,7 @@ __all__ = [
     "regularized_loss",
     "regularizers",
     "relax",
+    "sharding",
     "symmetrize",
     "symmetry_penalty",
     "testing",

@@ -1,7 +1,14 @@
 """The shared core: f on every transformed input, compared with the transformed output.
 
-Pairs (example b, element s) are laid out example-major, (B, S) flattened to B·S, so that a
-batch sharded over devices stays contiguous per device when it is flattened.
+Pairs (example b, element s) are laid out example-major, (B, S) flattened to B·S, and the fused
+forward pass stacks each clean example in front of its S transformed copies, (B, S+1) flattened
+to B·(S+1). So a batch sharded over devices on its leading axis stays contiguous per device at
+every step, and jit's sharding propagation needs no collective but the final reduction.
+
+Under a context mesh (`jax.set_mesh`) with an Auto axis named `SAMPLE_AXIS` ("samples"), the S
+transformed copies are also split over that axis: pairs are regrouped sample-block-major,
+(n, B, S/n) for an axis of size n dividing S, constrained with `with_sharding_constraint`, and
+the clean forward runs apart from them (its result is replicated over "samples").
 """
 
 from __future__ import annotations
@@ -12,9 +19,13 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec
 
 from symreg.actions import Symmetry
 from symreg.equivariance._metrics import Metric
+
+#: The mesh axis name over which the group samples S are split (see `sample_shards`).
+SAMPLE_AXIS = "samples"
 
 
 def _flatten2(tree: Any) -> Any:
@@ -30,6 +41,51 @@ def _per_pair(fn: Callable, tree: Any, g: Any, shared: bool) -> Any:
 
 def _to_example_major(g: Any, shared: bool) -> Any:
     return g if shared else jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), g)
+
+
+def sample_shards(num_samples: int) -> int:
+    """n, the size of the context mesh's Auto `SAMPLE_AXIS` if it divides S; else 1."""
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty or SAMPLE_AXIS not in mesh.axis_names:
+        return 1
+    if mesh.axis_types[mesh.axis_names.index(SAMPLE_AXIS)] != jax.sharding.AxisType.Auto:
+        return 1
+    n = mesh.shape[SAMPLE_AXIS]
+    return n if n > 1 and num_samples % n == 0 else 1
+
+
+def _unflatten(tree: Any, lead: tuple[int, ...]) -> Any:
+    return jax.tree.map(lambda a: a.reshape(lead + a.shape[1:]), tree)
+
+
+def _fused_forward(apply_fn, params, x, xt, b, s):
+    """f on the B clean and S·B transformed inputs in one call, example-major (B, S+1)."""
+    both = jax.tree.map(lambda a, c: jnp.concatenate([a[:, None], c], axis=1), x, xt)
+    out = _unflatten(apply_fn(params, _flatten2(both)), (b, s + 1))
+    return jax.tree.map(lambda a: a[:, 0], out), jax.tree.map(lambda a: a[:, 1:], out)
+
+
+def _sample_sharded_forward(apply_fn, params, xt, b, s, n):
+    """f on the (B, S) transformed inputs, split into n sample blocks on `SAMPLE_AXIS`.
+
+    The pairs are regrouped (n, B, S/n), so that flattening keeps each device's block of
+    (examples, samples) contiguous; the result is put back in (B, S) order.
+    """
+    free = PartitionSpec.UNCONSTRAINED  # the other axes keep what propagation gives them
+    pin = lambda a: jax.lax.with_sharding_constraint(
+        a, PartitionSpec(SAMPLE_AXIS, *[free] * (a.ndim - 1))
+    )
+
+    def to_blocks(a):
+        a = a.reshape((b, n, s // n) + a.shape[2:])
+        return pin(jnp.swapaxes(a, 0, 1)).reshape((n * b * (s // n),) + a.shape[3:])
+
+    def from_blocks(a):
+        a = pin(a.reshape((n, b, s // n) + a.shape[1:]))
+        return jnp.swapaxes(a, 0, 1).reshape((b, s) + a.shape[3:])
+
+    y = apply_fn(params, jax.tree.map(to_blocks, xt))
+    return jax.tree.map(from_blocks, y)
 
 
 def pairwise_errors(
@@ -51,7 +107,8 @@ def pairwise_errors(
       params: model parameters (any pytree).
       x: inputs, leading axis B.
       fx: apply_fn(params, x), already computed (shared with a task loss); or None to compute
-        it in the same call of `apply_fn` as the transformed inputs (one forward on (S+1)·B).
+        it in the same call of `apply_fn` as the transformed inputs (one forward on (S+1)·B;
+        a separate call when S is split over a "samples" mesh axis).
       elements: group elements with leading axes (S, B), or (S,) if `shared`.
       symmetry: the `Symmetry`.
       metric: the per-example metric.
@@ -60,6 +117,20 @@ def pairwise_errors(
 
     Returns:
       Errors of shape (S, B).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import symreg
+      >>> from symreg.actions import Permutation
+      >>> from symreg.equivariance import pairwise_errors, squared_l2
+      >>> from symreg.groups import Symmetric
+      >>> sym = symreg.Symmetry(Symmetric(3), Permutation())
+      >>> first = lambda p, x: x[:, 0]          # not permutation invariant
+      >>> swap = jnp.array([[1, 0, 2]])         # one element, shared by the batch
+      >>> x = jnp.array([[1.0, 2.0, 3.0]])
+      >>> pairwise_errors(first, None, x, None, swap, symmetry=sym, metric=squared_l2,
+      ...                 shared=True).tolist()
+      [[1.0]]
     """
     g = _to_example_major(elements, shared)
     b = jax.tree.leaves(x)[0].shape[0]
@@ -68,15 +139,16 @@ def pairwise_errors(
         if fx is None:
             fx = apply_fn(params, x)
         return _chunked(apply_fn, params, x, fx, g, symmetry, metric, shared, chunk_size, s, b)
-    xt = _flatten2(_per_pair(symmetry.act_input, x, g, shared))
-    if fx is None:  # one forward on the B clean and S·B transformed inputs together
-        both = apply_fn(params, jax.tree.map(lambda a, c: jnp.concatenate([a, c]), x, xt))
-        fx = jax.tree.map(lambda a: a[:b], both)
-        y = jax.tree.map(lambda a: a[b:], both)
+    xt = _per_pair(symmetry.act_input, x, g, shared)  # leading axes (B, S)
+    n = sample_shards(s)
+    if n > 1:
+        fx = apply_fn(params, x) if fx is None else fx
+        y = _sample_sharded_forward(apply_fn, params, xt, b, s, n)
+    elif fx is None:  # one forward on the B clean and S·B transformed inputs together
+        fx, y = _fused_forward(apply_fn, params, x, xt, b, s)
     else:
-        y = apply_fn(params, xt)
+        y = _unflatten(apply_fn(params, _flatten2(xt)), (b, s))
     ref = _per_pair(symmetry.act_output, fx, g, shared)
-    y = jax.tree.map(lambda a: a.reshape((b, s) + a.shape[1:]), y)
     return jax.vmap(jax.vmap(metric))(y, ref).T
 
 
@@ -111,7 +183,31 @@ def reynolds_average(
     symmetry: Symmetry,
     chunk_size: int | None = None,
 ) -> Any:
-    """(Qf)(x) = mean over the S elements of ρ_out(g)⁻¹ f(ρ_in(g) x), for a batch x."""
+    """(Qf)(x) = mean over the S elements of ρ_out(g)⁻¹ f(ρ_in(g) x), for a batch x.
+
+    Args:
+      apply_fn: the model, apply_fn(params, x) on a batch.
+      params: model parameters.
+      x: inputs, leading axis B.
+      elements: group elements with leading axis S, shared by the batch.
+      symmetry: the `Symmetry`.
+      chunk_size: at most about this many transformed inputs per call of `apply_fn`.
+
+    Returns:
+      (Qf)(x), with the structure and leading axis B of f(x).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import symreg
+      >>> from symreg.actions import Permutation
+      >>> from symreg.equivariance import reynolds_average
+      >>> from symreg.groups import Symmetric
+      >>> sym = symreg.Symmetry(Symmetric(3), Permutation())
+      >>> first = lambda p, x: x[:, 0]
+      >>> x = jnp.array([[1.0, 2.0, 3.0]])
+      >>> reynolds_average(first, None, x, sym.transforms.elements(), symmetry=sym).tolist()
+      [2.0]
+    """
     b = jax.tree.leaves(x)[0].shape[0]
     s = jax.tree.leaves(elements)[0].shape[0]
     per_chunk = s if chunk_size is None else max(1, min(s, chunk_size // b))
