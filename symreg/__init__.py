@@ -2,7 +2,8 @@
 
 Measure how equivariant a model is (`equivariance_error`, `exact_equivariance_error`,
 `lie_derivative_error`), symmetrize or relax it (`symmetrize`, `relax`), and test it
-(`symreg.testing.assert_equivariant`), and train with the right amount of symmetry
+(`symreg.testing.assert_equivariant`), estimate how symmetric data is
+(`estimate_data_error`), and train with the right amount of symmetry
 (`symmetry_penalty`, `regularized_loss`, `add_symmetry_penalty`, `symreg.tuning`). Groups live
 in `symreg.groups`, actions and the `Symmetry` spec in `symreg.actions`; the Flax adapter is
 `symreg.flax` (imported on its own, so the core never imports Flax).
@@ -11,6 +12,7 @@ in `symreg.groups`, actions and the `Symmetry` spec in `symreg.actions`; the Fla
 from symreg import (
     actions,
     equivariance,
+    estimators,
     groups,
     regularizers,
     sharding,
@@ -26,16 +28,20 @@ from symreg.equivariance import (
     relax,
     symmetrize,
 )
+from symreg.estimators import Estimate, estimate_data_error
 from symreg.regularizers import add_symmetry_penalty, regularized_loss, symmetry_penalty
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Estimate",
     "Symmetry",
     "actions",
     "add_symmetry_penalty",
     "equivariance",
     "equivariance_error",
+    "estimate_data_error",
+    "estimators",
     "exact_equivariance_error",
     "groups",
     "lie_derivative_error",

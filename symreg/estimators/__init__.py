@@ -1,0 +1,17 @@
+"""Layer 4: estimators of the data equivariance error η₂ = ED_2(f*), with standard errors."""
+
+from symreg.estimators._api import METHODS, estimate_data_error
+from symreg.estimators._estimate import Estimate
+from symreg.estimators._mlp import MLPRegressor
+from symreg.estimators._mmd import default_bandwidth
+from symreg.estimators._regressor import LinearRegressor, Regressor
+
+__all__ = [
+    "METHODS",
+    "Estimate",
+    "LinearRegressor",
+    "MLPRegressor",
+    "Regressor",
+    "default_bandwidth",
+    "estimate_data_error",
+]
