@@ -120,3 +120,8 @@ def check_floating(struct: Any, name: str) -> None:
     for leaf_name, leaf in leaves_with_paths(struct, name):
         if not jnp.issubdtype(leaf.dtype, jnp.inexact):
             raise TypeError(f"{leaf_name} must have a floating dtype, got {leaf.dtype}")
+
+
+def float_dtype() -> jnp.dtype:
+    """The default floating dtype now: float64 under `jax.enable_x64`, else float32."""
+    return jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64))

@@ -21,7 +21,30 @@ from symreg.groups import AbstractGroup, DirectProduct
 
 @dataclasses.dataclass(frozen=True)
 class AbstractAction(abc.ABC):
-    """How one group element acts on one example: x ↦ ρ(g) x, with ρ(g·h) = ρ(g) ρ(h)."""
+    """How one group element acts on one example: x ↦ ρ(g) x, with ρ(g·h) = ρ(g) ρ(h).
+
+    Subclasses are final, frozen dataclasses implementing `apply`, `is_exact` and the two
+    checks `_group_error` and `_example_error` (a message, or None when all is well).
+
+    Examples:
+      A custom action: periodic translations moving a point of the torus.
+
+      >>> import dataclasses, jax.numpy as jnp
+      >>> from symreg.actions import AbstractAction
+      >>> from symreg.groups import Translations
+      >>> @dataclasses.dataclass(frozen=True)
+      ... class Shift(AbstractAction):
+      ...     def apply(self, group, g, x):
+      ...         return jnp.mod(x + g, group.period)
+      ...     def _group_error(self, group):
+      ...         return None if isinstance(group, Translations) else "needs Translations"
+      ...     def _example_error(self, group, example):
+      ...         return None
+      ...     def is_exact(self, group):
+      ...         return True
+      >>> Shift().apply(Translations(2), jnp.array([0.5, 0.5]), jnp.array([0.75, 0.25])).tolist()
+      [0.25, 0.75]
+    """
 
     @abc.abstractmethod
     def apply(self, group: AbstractGroup, g: Any, x: Any) -> Any:
@@ -62,8 +85,22 @@ class AbstractAction(abc.ABC):
 def as_action(obj: Any, *, name: str = "action") -> AbstractAction:
     """Normalizes an action spec: an action, or a tuple/list/dict of specs (a `Tree`).
 
+    Args:
+      obj: an action, or a (nested) tuple, list or dict of actions.
+      name: how the spec is called in error messages.
+
+    Returns:
+      The action itself, or a `Tree` (dict keys sorted).
+
     Raises:
       TypeError: `obj` is neither an action nor a tuple, list or dict of actions.
+
+    Examples:
+      >>> from symreg.actions import Trivial, Vector, as_action
+      >>> as_action((Vector(), Trivial()))
+      Tree(children=(Vector(), Trivial()))
+      >>> as_action({"b": Vector(), "a": Trivial()})
+      Tree(children=(('a', Trivial()), ('b', Vector())))
     """
     if isinstance(obj, AbstractAction):
         return obj

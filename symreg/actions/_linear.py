@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from symreg.actions._base import AbstractAction, _one_leaf
+from symreg.actions._wigner import wigner_d
 from symreg.groups import (
     O3,
     SO3,
@@ -178,9 +179,11 @@ def _rotation_part(group, g):
 class Irreps(AbstractAction):
     """e3nn-jax irreducible representations of O(3) on the last axis: x ↦ D(g) x.
 
-    D is e3nn-jax's Wigner-D matrix of `irreps` (`Irreps.D_from_matrix`), including the parity
-    of reflections for O3 elements. Accepts plain arrays of last size `irreps.dim` and
-    `e3nn.IrrepsArray`s with the same irreps.
+    D is e3nn-jax's Wigner-D matrix of `irreps` (the matrix of `Irreps.D_from_matrix`),
+    including the parity of reflections for O3 elements, computed as a polynomial in g in the
+    dtype of x: accurate and differentiable at the identity, where Euler angles are not.
+    Accepts plain arrays of last size `irreps.dim` and `e3nn.IrrepsArray`s with the same
+    irreps.
 
     Args:
       irreps: an e3nn irreps string such as "1o + 0e" or an `e3nn.Irreps`.
@@ -210,7 +213,9 @@ class Irreps(AbstractAction):
         return f'Irreps("{self.irreps}")'
 
     def apply(self, group, g, x):
-        d = self.irreps.D_from_matrix(jnp.asarray(g, jnp.float32))
+        g = jnp.asarray(g)
+        data = x.array if isinstance(x, e3nn.IrrepsArray) else x
+        d = wigner_d(self.irreps, g.astype(jnp.promote_types(g.dtype, data.dtype)))
         if isinstance(x, e3nn.IrrepsArray):
             return e3nn.IrrepsArray(x.irreps, _matvec(d, x.array))
         return _matvec(d, x)

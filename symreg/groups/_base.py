@@ -39,6 +39,13 @@ class AbstractTransformSet(abc.ABC):
     Groups carry their Haar measure; partial and non-group sets carry the measure documented
     on each class. Every set has a `base` group whose element format it shares, so the actions
     of the base group apply to its elements.
+
+    Examples:
+      >>> import jax
+      >>> from symreg.groups import AbstractTransformSet, RotationRange
+      >>> t = RotationRange(0.5)
+      >>> isinstance(t, AbstractTransformSet), t.is_group, t.sample(jax.random.key(0), (4,)).shape
+      (True, False, (4, 2, 2))
     """
 
     is_group: ClassVar[bool] = False
@@ -115,7 +122,14 @@ class AbstractTransformSet(abc.ABC):
 
 @dataclasses.dataclass(frozen=True)
 class AbstractGroup(AbstractTransformSet):
-    """A group: composition, inverse and identity, with its Haar measure as λ."""
+    """A group: composition, inverse and identity, with its Haar measure as λ.
+
+    Examples:
+      >>> from symreg.groups import AbstractGroup, Dihedral
+      >>> g = Dihedral(3)
+      >>> isinstance(g, AbstractGroup), int(g.compose(1, g.inverse(1))), int(g.identity())
+      (True, 0, 0)
+    """
 
     is_group: ClassVar[bool] = True
 
@@ -138,7 +152,14 @@ class AbstractGroup(AbstractTransformSet):
 
 @dataclasses.dataclass(frozen=True)
 class AbstractFiniteGroup(AbstractGroup):
-    """A finite group with uniform λ, enumerable by index 0..order-1."""
+    """A finite group with uniform λ, enumerable by index 0..order-1.
+
+    Examples:
+      >>> from symreg.groups import AbstractFiniteGroup, Cyclic
+      >>> g = Cyclic(3)
+      >>> isinstance(g, AbstractFiniteGroup), g.order, int(g.index(g.element_from_index(2)))
+      (True, 3, 2)
+    """
 
     @property
     @abc.abstractmethod
@@ -174,6 +195,13 @@ class AbstractLieGroup(AbstractGroup):
     `exp(c)` maps coefficients c ∈ R^k to exp(Σ c_i A_i); it is differentiable in c, which is
     what the Lie-derivative kernel needs. Products of a Lie group with a finite group are Lie
     groups here too: their generators are those of the continuous factor.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from symreg.groups import AbstractLieGroup, SO3
+      >>> g = SO3()
+      >>> isinstance(g, AbstractLieGroup), g.num_generators, g.exp(jnp.zeros(3)).tolist()[0]
+      (True, 3, [1.0, 0.0, 0.0])
     """
 
     @property
@@ -233,7 +261,14 @@ def check_sampling(sampling: Any) -> str:
 
 
 class AbstractMatrixRepresentation(abc.ABC):
-    """A group with a defining orthogonal representation on R^d (used by `actions.Vector`)."""
+    """A group with a defining orthogonal representation on R^d (used by `actions.Vector`).
+
+    Examples:
+      >>> from symreg.groups import AbstractMatrixRepresentation, Cyclic
+      >>> g = Cyclic(2)
+      >>> isinstance(g, AbstractMatrixRepresentation), g.defining_matrix(1).round(6).tolist()
+      (True, [[-1.0, -0.0], [0.0, -1.0]])
+    """
 
     @property
     @abc.abstractmethod
@@ -250,6 +285,12 @@ class AbstractPermutationRepresentation(abc.ABC):
 
     `permutation(g)` returns gather indices p with act(g, x) = x[p], and
     p(g·h) = p(h)[p(g)], so that act(g, act(h, x)) = act(g·h, x).
+
+    Examples:
+      >>> from symreg.groups import AbstractPermutationRepresentation, Cyclic
+      >>> g = Cyclic(4)
+      >>> isinstance(g, AbstractPermutationRepresentation), g.permutation(1).tolist()
+      (True, [3, 0, 1, 2])
     """
 
     @property

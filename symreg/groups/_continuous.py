@@ -30,7 +30,7 @@ _SO3_GENERATORS = jnp.array(
         [[0, 0, 1], [0, 0, 0], [-1, 0, 0]],
         [[0, -1, 0], [1, 0, 0], [0, 0, 0]],
     ],
-    jnp.float32,
+    _validation.float_dtype(),
 )
 
 
@@ -53,27 +53,27 @@ def quaternion_to_matrix(q: jax.Array) -> jax.Array:
 
 def haar_so3(key: jax.Array, n: int) -> jax.Array:
     """n Haar-random rotations (n, 3, 3): normalized Gaussian quaternions (never Euler angles)."""
-    q = jax.random.normal(key, (n, 4), jnp.float32)
+    q = jax.random.normal(key, (n, 4), _validation.float_dtype())
     q = q / jnp.linalg.norm(q, axis=-1, keepdims=True)
     return quaternion_to_matrix(q)
 
 
 def grid_angles(key: jax.Array, s: int) -> jax.Array:
     """s equally spaced angles θ_i = φ + 2πi/s with one uniform φ; each θ_i is uniform."""
-    offset = jax.random.uniform(key, (), jnp.float32, 0.0, 2 * jnp.pi)
-    return offset + jnp.asarray(2 * np.pi * np.arange(s) / s, jnp.float32)
+    offset = jax.random.uniform(key, (), _validation.float_dtype(), 0.0, 2 * jnp.pi)
+    return offset + jnp.asarray(2 * np.pi * np.arange(s) / s, _validation.float_dtype())
 
 
 def alternating_signs(key: jax.Array, s: int) -> jax.Array:
     """Signs ε·(-1)^i, i < s, with one uniform sign ε: balanced, and each one uniform on ±1."""
     flip = jax.random.bernoulli(key, 0.5, ()) ^ (jnp.arange(s) % 2 == 1)
-    return jnp.where(flip, -1.0, 1.0).astype(jnp.float32)
+    return jnp.where(flip, -1.0, 1.0).astype(_validation.float_dtype())
 
 
 def stratified_so3(key: jax.Array, s: int) -> jax.Array:
     """s rotations R₀·P_i (s, 3, 3): the evenly spread set P of `quaternion_points`, turned by
     one Haar rotation R₀, so that each R₀·P_i is exactly Haar (left invariance)."""
-    points = quaternion_to_matrix(jnp.asarray(quaternion_points(s), jnp.float32))
+    points = quaternion_to_matrix(jnp.asarray(quaternion_points(s), _validation.float_dtype()))
     return jnp.einsum("ij,sjk->sik", haar_so3(key, 1)[0], points)
 
 
@@ -107,7 +107,7 @@ class _MatrixLieGroup(AbstractLieGroup, AbstractMatrixRepresentation):
         return jnp.swapaxes(jnp.asarray(g), -1, -2)
 
     def identity(self):
-        return jnp.eye(self.vector_dim, dtype=jnp.float32)
+        return jnp.eye(self.vector_dim, dtype=_validation.float_dtype())
 
     def defining_matrix(self, g):
         return jnp.asarray(g)
@@ -135,7 +135,9 @@ class SO2(_MatrixLieGroup, AbstractStratifiedSampler):
         return 2
 
     def _sample_n(self, key, n):
-        return rotation_2d(jax.random.uniform(key, (n,), jnp.float32, 0.0, 2 * jnp.pi))
+        return rotation_2d(
+            jax.random.uniform(key, (n,), _validation.float_dtype(), 0.0, 2 * jnp.pi)
+        )
 
     def _sample_stratified(self, key, s):
         return rotation_2d(grid_angles(key, s))
@@ -174,8 +176,10 @@ class O2(_MatrixLieGroup, AbstractStratifiedSampler):
 
     def _sample_n(self, key, n):
         k1, k2 = jax.random.split(key)
-        rot = rotation_2d(jax.random.uniform(k1, (n,), jnp.float32, 0.0, 2 * jnp.pi))
-        sign = jnp.where(jax.random.bernoulli(k2, 0.5, (n,)), -1.0, 1.0).astype(jnp.float32)
+        rot = rotation_2d(jax.random.uniform(k1, (n,), _validation.float_dtype(), 0.0, 2 * jnp.pi))
+        sign = jnp.where(jax.random.bernoulli(k2, 0.5, (n,)), -1.0, 1.0).astype(
+            _validation.float_dtype()
+        )
         return rot * jnp.stack([jnp.ones_like(sign), sign], -1)[:, None, :]
 
     def _sample_stratified(self, key, s):
@@ -255,7 +259,9 @@ class O3(_MatrixLieGroup, AbstractStratifiedSampler):
 
     def _sample_n(self, key, n):
         k1, k2 = jax.random.split(key)
-        sign = jnp.where(jax.random.bernoulli(k2, 0.5, (n,)), -1.0, 1.0).astype(jnp.float32)
+        sign = jnp.where(jax.random.bernoulli(k2, 0.5, (n,)), -1.0, 1.0).astype(
+            _validation.float_dtype()
+        )
         return haar_so3(k1, n) * sign[:, None, None]
 
     def _sample_stratified(self, key, s):
@@ -304,11 +310,11 @@ class Translations(AbstractLieGroup, AbstractStratifiedSampler):
         _validation.positive_float(self.period, "period")
 
     def _sample_n(self, key, n):
-        return jax.random.uniform(key, (n, self.dim), jnp.float32, 0.0, self.period)
+        return jax.random.uniform(key, (n, self.dim), _validation.float_dtype(), 0.0, self.period)
 
     def _sample_stratified(self, key, s):
-        shift = jax.random.uniform(key, (self.dim,), jnp.float32)
-        points = jnp.asarray(lattice_points(s, self.dim), jnp.float32)
+        shift = jax.random.uniform(key, (self.dim,), _validation.float_dtype())
+        points = jnp.asarray(lattice_points(s, self.dim), _validation.float_dtype())
         return self.period * jnp.mod(points + shift, 1.0)
 
     def compose(self, g, h):
@@ -318,14 +324,14 @@ class Translations(AbstractLieGroup, AbstractStratifiedSampler):
         return jnp.mod(-jnp.asarray(g), self.period)
 
     def identity(self):
-        return jnp.zeros((self.dim,), jnp.float32)
+        return jnp.zeros((self.dim,), _validation.float_dtype())
 
     @property
     def num_generators(self) -> int:
         return self.dim
 
     def generators(self):
-        return jnp.eye(self.dim, dtype=jnp.float32)
+        return jnp.eye(self.dim, dtype=_validation.float_dtype())
 
     def exp(self, coefficients):
         return jnp.mod(_check_coefficients(coefficients, self.dim), self.period)

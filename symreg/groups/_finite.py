@@ -100,7 +100,7 @@ class Cyclic(
         return 2
 
     def defining_matrix(self, g):
-        return _rotation_2d(2 * jnp.pi * jnp.asarray(g, jnp.float32) / self.n)
+        return _rotation_2d(2 * jnp.pi * jnp.asarray(g, _validation.float_dtype()) / self.n)
 
     @property
     def degree(self) -> int:
@@ -183,8 +183,12 @@ class Dihedral(
 
     def defining_matrix(self, g):
         k, m = self._split(g)
-        flip = jnp.diag(jnp.stack([jnp.float32(1), (1 - 2 * m).astype(jnp.float32)]))
-        return _rotation_2d(2 * jnp.pi * k.astype(jnp.float32) / self.n) @ flip
+        flip = jnp.diag(
+            jnp.stack(
+                [_validation.float_dtype().type(1), (1 - 2 * m).astype(_validation.float_dtype())]
+            )
+        )
+        return _rotation_2d(2 * jnp.pi * k.astype(_validation.float_dtype()) / self.n) @ flip
 
     @property
     def degree(self) -> int:
@@ -292,7 +296,7 @@ class Symmetric(
         return self.n
 
     def defining_matrix(self, g):
-        return jnp.eye(self.n, dtype=jnp.float32)[jnp.asarray(g, jnp.int32)]
+        return jnp.eye(self.n, dtype=_validation.float_dtype())[jnp.asarray(g, jnp.int32)]
 
     @property
     def degree(self) -> int:

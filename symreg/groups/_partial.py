@@ -22,7 +22,9 @@ from symreg.groups._continuous import SO2, SO3, rotation_2d, so3_exp
 def _truncated_haar_angle(key, n, max_angle):
     """Angles on [0, a] with density ∝ 1 - cos θ (SO(3) Haar restricted to a ball), by bisection
     on the CDF F(θ) = (θ - sin θ) / (a - sin a)."""
-    target = jax.random.uniform(key, (n,), jnp.float32) * (max_angle - jnp.sin(max_angle))
+    target = jax.random.uniform(key, (n,), _validation.float_dtype()) * (
+        max_angle - jnp.sin(max_angle)
+    )
 
     def step(_, bounds):
         lo, hi = bounds
@@ -31,7 +33,13 @@ def _truncated_haar_angle(key, n, max_angle):
         return jnp.where(below, mid, lo), jnp.where(below, hi, mid)
 
     lo, hi = jax.lax.fori_loop(
-        0, 40, step, (jnp.zeros((n,), jnp.float32), jnp.full((n,), max_angle, jnp.float32))
+        0,
+        40,
+        step,
+        (
+            jnp.zeros((n,), _validation.float_dtype()),
+            jnp.full((n,), max_angle, _validation.float_dtype()),
+        ),
     )
     return 0.5 * (lo + hi)
 
@@ -75,9 +83,9 @@ class RotationRange(AbstractTransformSet):
     def _sample_n(self, key, n):
         a = float(self.max_angle)
         if self.dim == 2:
-            return rotation_2d(jax.random.uniform(key, (n,), jnp.float32, -a, a))
+            return rotation_2d(jax.random.uniform(key, (n,), _validation.float_dtype(), -a, a))
         k1, k2 = jax.random.split(key)
-        axis = jax.random.normal(k1, (n, 3), jnp.float32)
+        axis = jax.random.normal(k1, (n, 3), _validation.float_dtype())
         axis = axis / jnp.linalg.norm(axis, axis=-1, keepdims=True)
         angle = _truncated_haar_angle(k2, n, a)
         return jax.vmap(so3_exp)(axis * angle[:, None])
@@ -117,7 +125,9 @@ class NearIdentity(AbstractTransformSet):
         return self.group
 
     def _sample_n(self, key, n):
-        c = self.scale * jax.random.normal(key, (n, self.group.num_generators), jnp.float32)
+        c = self.scale * jax.random.normal(
+            key, (n, self.group.num_generators), _validation.float_dtype()
+        )
         return jax.vmap(self.group.exp)(c)
 
 

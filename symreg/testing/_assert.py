@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from symreg import _validation
-from symreg.equivariance import equivariance_error, exact_equivariance_error
+from symreg.equivariance import Metric, equivariance_error, exact_equivariance_error, relative
 from symreg.groups import MAX_ENUMERATION, AbstractFiniteGroup
 
 #: Default relative tolerance per dtype of the outputs: generous enough for deep float32
@@ -43,8 +43,9 @@ def assert_equivariant(
     """Asserts f(ρ_in(g) x) ≈ ρ_out(g) f(x) for many elements g and every example in x.
 
     The check uses the scale-adjusted relative metric (not fooled by outputs near 0) and
-    fails when any (element, example) pair exceeds `rtol`. For finite groups of moderate order
-    it enumerates every element; otherwise it draws `num_samples` elements per example.
+    fails when any (element, example) pair exceeds `rtol` or any output is NaN or infinite.
+    For finite groups of moderate order it enumerates every element; otherwise it draws
+    `num_samples` elements per example.
 
     Args:
       fn: the function under test, `fn(x)` on a batch (leading axis B).
@@ -81,8 +82,8 @@ def assert_equivariant(
     if exact is None:
         exact = isinstance(t, AbstractFiniteGroup) and t.order <= 4096
     if exact and isinstance(t, AbstractFiniteGroup) and t.order <= MAX_ENUMERATION:
-        err = exact_equivariance_error(apply_fn, None, x, symmetry=symmetry, metric="relative")
-        elements = t.elements()
+        err = exact_equivariance_error(apply_fn, None, x, symmetry=symmetry, metric=_METRIC)
+        elements = jax.jit(t.elements)  # made only to report a failure
     else:
         _validation.check_key(key)
         err = equivariance_error(
@@ -92,25 +93,42 @@ def assert_equivariant(
             key,
             symmetry=symmetry,
             num_samples=num_samples,
-            metric="relative",
+            metric=_METRIC,
             share_elements=True,
         )
-        elements = symmetry.transforms.sample(key, (num_samples,))
+        elements = jax.jit(lambda: symmetry.transforms.sample(key, (num_samples,)))
     err = np.asarray(err)
     if not np.all(err <= rtol):  # also catches NaN
-        _fail(err, elements, symmetry, rtol)
+        _fail(err, elements(), symmetry, rtol)
+
+
+def _relative_or_nan(a: Any, b: Any) -> jax.Array:
+    """The `relative` metric, but NaN when an output is NaN or infinite (so it always fails)."""
+    leaves = jax.tree.leaves((a, b))
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in leaves]))
+    return jnp.where(finite, relative(a, b), jnp.nan)
+
+
+_METRIC = Metric("relative", _relative_or_nan)
 
 
 def _fail(err, elements, symmetry, rtol):
-    finite = np.where(np.isnan(err), np.inf, err)
-    s, b = np.unravel_index(np.argmax(finite), err.shape)
-    worst = jax.tree.map(lambda a: np.asarray(a[s]).round(4).tolist(), elements)
+    bad, nonfinite = ~(err <= rtol), ~np.isfinite(err)
+    s, b = np.unravel_index(np.argmax(np.where(nonfinite, np.inf, err)), err.shape)
+    worst = jax.tree.map(lambda a: _readable(np.asarray(a[s])), elements)
+    finite = err[~nonfinite]
+    mean, top = (finite.mean(), finite.max()) if finite.size else (np.nan, np.nan)
+    note = f" ({int(nonfinite.sum())} non-finite: NaN or inf outputs)" if nonfinite.any() else ""
     raise AssertionError(
-        f"not equivariant under {symmetry.transforms!r}: relative error "
-        f"mean {np.nanmean(err):.3g}, max {np.nanmax(err) if np.isfinite(err).any() else np.nan:.3g} "
-        f"> rtol {rtol:.1g} on {int(np.sum(~(err <= rtol)))} of {err.size} (element, example) "
-        f"pairs; worst: example {b}, element {worst}"
+        f"not equivariant under {symmetry.transforms!r}: relative error mean {mean:.3g}, "
+        f"max {top:.3g} > rtol {rtol:.1g} on {int(bad.sum())} of {err.size} (element, example) "
+        f"pairs{note}; worst: example {b}, element {worst}"
     )
+
+
+def _readable(a: np.ndarray) -> Any:
+    """An element as a short nested list: floats rounded to 4 decimals, integers as they are."""
+    return (a.astype(np.float64).round(4) if np.issubdtype(a.dtype, np.floating) else a).tolist()
 
 
 class _Wrapped:
