@@ -127,3 +127,69 @@ def parser(description: str) -> argparse.ArgumentParser:
 def log(msg: str) -> None:
     """Progress to stderr, so stdout stays one JSON object per line."""
     print(msg, file=sys.stderr, flush=True)
+
+
+def compiled_memory(compiled: Any) -> dict[str, int] | None:
+    """`memory_bytes` for an executable that is already compiled (`jit(f).lower(...).compile()`)."""
+    m = compiled.memory_analysis()
+    if m is None:
+        return None
+    out = {
+        "temp_bytes": int(m.temp_size_in_bytes),
+        "argument_bytes": int(m.argument_size_in_bytes),
+        "output_bytes": int(m.output_size_in_bytes),
+    }
+    out["peak_bytes"] = sum(out.values())
+    return out
+
+
+def time_interleaved(
+    fns: dict[str, tuple[Callable, tuple]], *, warmup: int = 2, repeats: int = 20
+) -> dict[str, dict[str, Any]]:
+    """Times several functions in alternation, so that a loaded machine slows them alike.
+
+    Each jitted function (with `.lower`) is compiled first, timed on its own (`compile_s`).
+    After `warmup` rounds, each of `repeats` rounds calls every function once, in turn, and
+    waits for it; the ratio of two functions is best taken per round (`median_ratio`).
+
+    Args:
+      fns: name -> (function, positional arguments).
+
+    Returns:
+      name -> dict with median_s, p25_s, p75_s, min_s, repeats, compile_s and times (the
+      per-round seconds, in round order).
+    """
+    ready = {}
+    for name, (fn, args) in fns.items():
+        compile_s = None
+        if hasattr(fn, "lower"):
+            fn, compile_s = compile_fn(fn, *args)
+        ready[name] = (fn, args, compile_s)
+    for _ in range(warmup):
+        for fn, args, _ in ready.values():
+            block(fn(*args))
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, (fn, args, _) in ready.items():
+            t0 = time.perf_counter()
+            block(fn(*args))
+            times[name].append(time.perf_counter() - t0)
+    return {name: _summary(times[name], ready[name][2]) for name in fns}
+
+
+def _summary(times: list[float], compile_s: float | None) -> dict[str, Any]:
+    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
+    return {
+        "median_s": statistics.median(times),
+        "p25_s": q[0],
+        "p75_s": q[2],
+        "min_s": min(times),
+        "repeats": len(times),
+        "compile_s": compile_s,
+        "times": times,
+    }
+
+
+def median_ratio(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """The median over rounds of a's time ÷ b's time (two results of `time_interleaved`)."""
+    return statistics.median(x / y for x, y in zip(a["times"], b["times"], strict=True))
