@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from symreg.actions._base import AbstractAction, _one_leaf
-from symreg.actions._wigner import wigner_d
+from symreg.actions._wigner import apply_wigner
 from symreg.groups import (
     O3,
     SO3,
@@ -214,11 +214,9 @@ class Irreps(AbstractAction):
 
     def apply(self, group, g, x):
         g = jnp.asarray(g)
-        data = x.array if isinstance(x, e3nn.IrrepsArray) else x
-        d = wigner_d(self.irreps, g.astype(jnp.promote_types(g.dtype, data.dtype)))
         if isinstance(x, e3nn.IrrepsArray):
-            return e3nn.IrrepsArray(x.irreps, _matvec(d, x.array))
-        return _matvec(d, x)
+            return e3nn.IrrepsArray(x.irreps, apply_wigner(self.irreps, g, x.array))
+        return apply_wigner(self.irreps, g, x)
 
     def _group_error(self, group):
         if not isinstance(group, (SO3, O3)):

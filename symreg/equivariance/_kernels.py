@@ -14,7 +14,7 @@ from symreg.equivariance import _checks
 from symreg.equivariance._lie import lie_derivatives
 from symreg.equivariance._metrics import Metric, get_metric
 from symreg.equivariance._pairs import pairwise_errors
-from symreg.groups import check_sampling
+from symreg.groups import check_sampling, sample_pairs
 
 
 def _prepare(apply_fn, symmetry, metric, chunk_size):
@@ -28,7 +28,7 @@ def _sampled(
     b = _checks.check_input(x, symmetry)
     _checks.check_output(jax.eval_shape(apply_fn, params, x), b, symmetry)
     shape = (num_samples,) if shared else (num_samples, b)
-    g = symmetry.transforms.sample(key, shape, sampling=sampling)
+    g = sample_pairs(symmetry.transforms, key, shape, sampling=sampling)
     return pairwise_errors(
         apply_fn,
         params,

@@ -14,6 +14,7 @@ from symreg.groups._base import (
 )
 from symreg.groups._continuous import O2, O3, SO2, SO3, Translations
 from symreg.groups._finite import Cyclic, Dihedral, Symmetric
+from symreg.groups._pairs import sample_pairs
 from symreg.groups._partial import NearIdentity, RotationRange, UserSet
 from symreg.groups._product import DirectProduct
 
@@ -40,4 +41,5 @@ __all__ = [
     "Translations",
     "UserSet",
     "check_sampling",
+    "sample_pairs",
 ]
