@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from _harness import emit, environment, log, memory_bytes, parser, time_fn
+from _harness import (
+    emit,
+    environment,
+    log,
+    median_ratio,
+    memory_bytes,
+    parser,
+    time_fn,
+    time_interleaved,
+)
 from models import DIM, SYMMETRIES, mlp, mlp_params
 
 import symreg
@@ -38,26 +47,29 @@ def make_loop(sym, num_samples):
 
 
 def bench_config(name, sym, s, b, params, key, repeats):
+    """Kernel, public call, floor and loop, timed in alternation; ratios are per-round medians."""
     x = jax.random.normal(key, (b, DIM))
     floor_x = jax.random.normal(key, ((s + 1) * b, DIM))
     kernel = lambda p, x, k: symreg.equivariance_error(mlp, p, x, k, symmetry=sym, num_samples=s)
-    floor = time_fn(jax.jit(mlp), params, floor_x, repeats=repeats)
-    kern = time_fn(jax.jit(kernel), params, x, key, repeats=repeats)
-    api = time_fn(kernel, params, x, key, repeats=repeats)  # the public call, with dispatch
-    loop = time_fn(make_loop(sym, s), params, x, key, repeats=max(3, repeats // 3))
+    t = time_interleaved(
+        {
+            "floor": (jax.jit(mlp), (params, floor_x)),
+            "kernel": (jax.jit(kernel), (params, x, key)),
+            "api": (kernel, (params, x, key)),  # the public call, with its dispatch
+            "loop": (make_loop(sym, s), (params, x, key)),
+        },
+        repeats=repeats,
+    )
     return {
         "bench": "kernel",
         "symmetry": name,
         "S": s,
         "B": b,
-        "floor_ms": 1e3 * floor["median_s"],
-        "kernel_ms": 1e3 * kern["median_s"],
-        "api_call_ms": 1e3 * api["median_s"],
-        "loop_ms": 1e3 * loop["median_s"],
-        "kernel_over_floor": kern["median_s"] / floor["median_s"],
-        "api_over_floor": api["median_s"] / floor["median_s"],
-        "loop_speedup": loop["median_s"] / api["median_s"],
-        "kernel_compile_s": kern["compile_s"],
+        **{f"{k}_ms": 1e3 * v["median_s"] for k, v in t.items()},
+        "kernel_over_floor": median_ratio(t["kernel"], t["floor"]),
+        "api_over_floor": median_ratio(t["api"], t["floor"]),
+        "loop_speedup": median_ratio(t["loop"], t["api"]),
+        "kernel_compile_s": t["kernel"]["compile_s"],
     }
 
 
@@ -95,7 +107,7 @@ def main():
     key = jax.random.key(0)
     params = mlp_params(key)
     emit({"bench": "environment", **environment()})
-    repeats = 7 if args.quick else 21
+    repeats = 9 if args.quick else 31
     for name, sym in SYMMETRIES.items():
         for b in (16, 256):
             for s in (1, 8, 32):
