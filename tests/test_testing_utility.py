@@ -90,7 +90,7 @@ def test_broken_model_fails_with_a_readable_message():
     print(msg)
     for part in (
         "not equivariant under O3()",
-        "relative error mean",
+        "error / output scale mean",
         ", max ",
         "> rtol 0.0001",
         "of 32 (element, example) pairs",
@@ -185,3 +185,23 @@ def test_bad_arguments():
         assert_equivariant(lambda v: v.sum(-1), x, key, symmetry=sym, num_samples=0)
     with pytest.raises(TypeError, match="symmetry must be a symreg.Symmetry"):
         assert_equivariant(lambda v: v.sum(-1), x, key, symmetry=G.Symmetric(3))
+
+
+def test_outputs_near_zero_are_judged_on_the_batch_scale():
+    """Invariant DeepSets outputs that cancel near 0 pass; all-tiny broken outputs still fail."""
+    sym = symreg.Symmetry(G.Symmetric(5), A.Permutation())
+    x = jax.random.normal(jax.random.key(0), (512, 5))
+    deepsets = lambda x: jnp.tanh(x[..., None] * jnp.ones(3)).sum((1, 2))
+    assert_equivariant(deepsets, x, jax.random.key(1), symmetry=sym)
+    with pytest.raises(AssertionError, match="error / output scale mean"):
+        assert_equivariant(lambda x: 1e-8 * x[:, 0], x, jax.random.key(1), symmetry=sym)
+
+
+def test_exact_zero_outputs_need_an_absolute_tolerance():
+    """A model that is 0 only up to rounding (cancelling weights) needs atol, and passes with it."""
+    sym = symreg.Symmetry(G.Symmetric(5), A.Permutation())
+    x = jax.random.normal(jax.random.key(0), (256, 5))
+    zero = lambda x: jnp.tanh(x[..., None] * jnp.linspace(-2.0, 2.0, 6)).sum((1, 2))
+    with pytest.raises(AssertionError):
+        assert_equivariant(zero, x, jax.random.key(1), symmetry=sym)
+    assert_equivariant(zero, x, jax.random.key(1), symmetry=sym, atol=1e-5)
