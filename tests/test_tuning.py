@@ -277,4 +277,5 @@ def test_rules_accept_the_real_estimate():
     flagged = estimators.Estimate.flagged(0.4, method="pairing", n=3, reason="too few points")
     assert float(target_from_estimate(flagged, variance=0.4)) == 0.0  # fall back to symmetry
     nan = estimators.Estimate.flagged(jnp.nan, method="pairing", n=3, reason="too few points")
-    assert np.isnan(float(weight_from_estimate(nan, noise_var=1.0, k_break=2)))
+    with pytest.raises(ValueError, match=r"estimate.value must be a finite .*too few points"):
+        weight_from_estimate(nan, noise_var=1.0, k_break=2)  # never a silent NaN weight

@@ -9,6 +9,7 @@ import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
 
+from symreg.actions import _matrices
 from symreg.actions._base import AbstractAction, _one_leaf
 from symreg.actions._wigner import apply_wigner
 from symreg.groups import (
@@ -34,28 +35,58 @@ def _matvec(m: jax.Array, x: jax.Array) -> jax.Array:
 
 
 @final
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, init=False)
 class Vector(AbstractAction):
-    """The group's defining orthogonal representation on the last axis: x ↦ ρ(g) x.
+    """An orthogonal representation on the last axis: x ↦ ρ(g) x.
 
-    2×2 rotations (and reflections) for Cyclic, Dihedral, SO2, O2; 3×3 for SO3, O3; permutation
-    matrices for Symmetric(n) (applied as a gather). Leading axes are batch-like, so an (n, 3)
-    point cloud has each point rotated.
+    By default the group's defining representation: 2×2 rotations (and reflections) for
+    Cyclic, Dihedral, SO2, O2; 3×3 for SO3, O3; permutation matrices for Symmetric(n)
+    (applied as a gather). With `matrices`, a user representation of a finite group: row i is
+    ρ of `group.elements()[i]`. Leading axes are batch-like, so an (n, 3) point cloud has
+    each point rotated.
+
+    Args:
+      matrices: None (the defining representation), or a (G, d, d) array of orthogonal
+        matrices, one per element of a finite group of order G, with
+        ρ(g·h) = ρ(g) ρ(h). Shape, finiteness and orthogonality are checked here; the
+        order and the homomorphism when a `Symmetry` is built (for groups of order above
+        256, on the pairs (g, h) with h among the first 256 elements).
+
+    Raises:
+      TypeError: `matrices` is not an array of real numbers.
+      ValueError: `matrices` is not (G, d, d), has NaN or Inf, or is not orthogonal.
 
     Examples:
       >>> import jax.numpy as jnp
+      >>> import symreg
       >>> from symreg.actions import Vector
       >>> from symreg.groups import Cyclic
       >>> Vector().apply(Cyclic(4), 1, jnp.array([1.0, 0.0])).round(6).tolist()
       [0.0, 1.0]
+      >>> sign = Vector(matrices=[[[1.0]], [[-1.0]]])   # C2 acting on R by ±1
+      >>> symreg.Symmetry(Cyclic(2), sign).act_input(1, jnp.array([3.0])).tolist()
+      [-3.0]
     """
 
+    matrices: _matrices.MatrixTable | None
+
+    def __init__(self, matrices: Any = None):
+        table = None if matrices is None else _matrices.MatrixTable.of(matrices)
+        object.__setattr__(self, "matrices", table)
+
+    def __repr__(self):
+        return "Vector()" if self.matrices is None else f"Vector(matrices={self.matrices!r})"
+
     def apply(self, group, g, x):
+        if self.matrices is not None:
+            return _matvec(_matrices.matrix_of(self.matrices, group, g), x)
         if isinstance(group, Symmetric):
             return jnp.take(x, g, axis=-1)
         return _matvec(group.defining_matrix(g), x)
 
     def _group_error(self, group):
+        if self.matrices is not None:
+            return _matrices.homomorphism_error(self.matrices, group)
         if not isinstance(group, AbstractMatrixRepresentation):
             hint = "; use Factorwise(...) for products" if isinstance(group, DirectProduct) else ""
             return f"the group has no defining matrix representation{hint}"
@@ -63,12 +94,13 @@ class Vector(AbstractAction):
 
     def _example_error(self, group, example):
         x = _one_leaf(example)
-        d = group.vector_dim
+        d = group.vector_dim if self.matrices is None else self.matrices.dim
         if x is None:
             return "Vector acts on a single array; use a tuple of actions for tuples"
         if x.ndim < 1 or x.shape[-1] != d:
             return f"expected a last axis of size {d}, got shape {tuple(x.shape)}"
-        if not isinstance(group, Symmetric) and not _is_float(x):
+        gather = isinstance(group, Symmetric) and self.matrices is None
+        if not gather and not _is_float(x):
             return f"expected a floating dtype, got {x.dtype}"
         return None
 

@@ -47,6 +47,23 @@ def check_output(fx: Any, b: int, symmetry: Symmetry) -> None:
     symmetry.check_output(_one_example(fx), name="apply_fn output (one example)")
 
 
+def check_metric(metric: Any, fx: Any) -> None:
+    """Raises `ValueError` unless `metric` maps two outputs (one example each) to a scalar."""
+    one = _one_example(jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), fx))
+    try:
+        out = jax.eval_shape(metric, one, one)
+    except Exception as err:  # a user callable that cannot take one output pair
+        raise ValueError(
+            f"metric {metric!r} failed on one pair of outputs shaped like one example: {err}"
+        ) from None
+    shape = getattr(out, "shape", None)
+    if shape != ():
+        raise ValueError(
+            f"metric must return a scalar for one pair of outputs (one example each), got "
+            f"{out if shape is None else 'shape ' + str(shape)}"
+        )
+
+
 def require_finite(symmetry: Symmetry, fn_name: str) -> AbstractFiniteGroup:
     """Returns the finite group of `symmetry`, or raises `TypeError`."""
     t = symmetry.transforms

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from symreg import _validation
 from symreg.actions import Symmetry
-from symreg.equivariance import _checks
+from symreg.equivariance import _checks, _debug
 from symreg.equivariance._lie import lie_derivatives
 from symreg.equivariance._metrics import Metric, get_metric
 from symreg.equivariance._pairs import pairwise_errors
@@ -22,29 +22,62 @@ def _prepare(apply_fn, symmetry, metric, chunk_size):
     return get_metric(metric), _validation.optional_positive_int(chunk_size, "chunk_size")
 
 
+def _clean_outputs(apply_fn, params, x, debug):
+    """f(x) computed apart (debug: checked per example), or None to fuse it with the pairs."""
+    if not debug:
+        return None
+    _debug.check_finite_examples(x, "x")
+    fx = apply_fn(params, x)
+    _debug.check_finite_examples(fx, "apply_fn(params, x) (the untransformed inputs)")
+    return fx
+
+
 def _sampled(
-    apply_fn, params, x, key, *, symmetry, num_samples, metric, shared, chunk_size, sampling
+    apply_fn,
+    params,
+    x,
+    key,
+    *,
+    symmetry,
+    num_samples,
+    metric,
+    shared,
+    chunk_size,
+    sampling,
+    debug=False,
 ):
     b = _checks.check_input(x, symmetry)
-    _checks.check_output(jax.eval_shape(apply_fn, params, x), b, symmetry)
+    out = jax.eval_shape(apply_fn, params, x)
+    _checks.check_output(out, b, symmetry)
+    _checks.check_metric(metric, out)
     shape = (num_samples,) if shared else (num_samples, b)
     g = sample_pairs(symmetry.transforms, key, shape, sampling=sampling)
-    return pairwise_errors(
+    errors = pairwise_errors(
         apply_fn,
         params,
         x,
-        None,
+        _clean_outputs(apply_fn, params, x, debug),
         g,
         symmetry=symmetry,
         metric=metric,
         shared=shared,
         chunk_size=chunk_size,
     )
+    if debug:
+        _debug.check_pairs(errors, g, shared=shared, what="the equivariance error")
+    return errors
 
 
-_sampled_jit = _checks.jit_with_static_fn(
-    _sampled, ("symmetry", "num_samples", "metric", "shared", "chunk_size", "sampling")
-)
+_SAMPLED_STATIC = ("symmetry", "num_samples", "metric", "shared", "chunk_size", "sampling")
+_sampled_jit = _checks.jit_with_static_fn(_sampled, _SAMPLED_STATIC + ("debug",))
+
+
+def _call(jitted, apply_fn, args, static, debug):
+    """`jitted(apply_fn, *args, **static)`; in debug mode under checkify (see `_debug`)."""
+    if not _debug.check_flag(debug):
+        return jitted(apply_fn, *args, **static)
+    bound = _debug.Bound(jitted, apply_fn, tuple(sorted(static.items())) + (("debug", True),))
+    return _debug.run_checked(bound, *args)
 
 
 def equivariance_error(
@@ -59,6 +92,7 @@ def equivariance_error(
     share_elements: bool = False,
     chunk_size: int | None = None,
     sampling: str = "iid",
+    debug: bool = False,
 ) -> jax.Array:
     """Sampled model equivariance error, one value per (group sample, example).
 
@@ -83,14 +117,21 @@ def equivariance_error(
         elements of each example one stratified set (`AbstractTransformSet.sample`; with
         `share_elements`, one set of S for the batch): each element is still λ-distributed, so
         the mean stays unbiased, with a lower variance at the same S (same cost).
+      debug: if True (static), check at run time, with `jax.experimental.checkify`, that x,
+        f(x) and every error are finite, and raise naming the first non-finite example or
+        (sample, example) pair and its group element (`symreg.equivariance._debug`). Called
+        inside the caller's `jax.jit`, the checks join the caller's trace, which the caller
+        must functionalize with `checkify.checkify`. Off by default: no checks are traced.
 
     Returns:
       Errors of shape (S, B).
 
     Raises:
-      TypeError: `apply_fn` is not callable, `symmetry` is not a Symmetry, `key` is not a key.
+      TypeError: `apply_fn` is not callable, `symmetry` is not a Symmetry, `key` is not a key,
+        `debug` is not a bool.
       ValueError: `num_samples` or `chunk_size` < 1; x or the output does not fit the actions;
         an unknown `sampling`, or "stratified" for a set without a stratified sampler.
+        With `debug=True`: `checkify.JaxRuntimeError` (a ValueError) for a non-finite value.
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -108,11 +149,7 @@ def equivariance_error(
     metric, chunk_size = _prepare(apply_fn, symmetry, metric, chunk_size)
     num_samples = _validation.positive_int(num_samples, "num_samples")
     _validation.check_key(key)
-    return _sampled_jit(
-        apply_fn,
-        params,
-        x,
-        key,
+    static = dict(
         symmetry=symmetry,
         num_samples=num_samples,
         metric=metric,
@@ -120,26 +157,35 @@ def equivariance_error(
         chunk_size=chunk_size,
         sampling=check_sampling(sampling),
     )
+    return _call(_sampled_jit, apply_fn, (params, x, key), static, debug)
 
 
-def _exact(apply_fn, params, x, *, symmetry, metric, chunk_size):
+def _exact(apply_fn, params, x, *, symmetry, metric, chunk_size, debug=False):
     group = _checks.require_finite(symmetry, "exact_equivariance_error")
     b = _checks.check_input(x, symmetry)
-    _checks.check_output(jax.eval_shape(apply_fn, params, x), b, symmetry)
-    return pairwise_errors(
+    out = jax.eval_shape(apply_fn, params, x)
+    _checks.check_output(out, b, symmetry)
+    _checks.check_metric(metric, out)
+    elements = group.elements()
+    errors = pairwise_errors(
         apply_fn,
         params,
         x,
-        None,
-        group.elements(),
+        _clean_outputs(apply_fn, params, x, debug),
+        elements,
         symmetry=symmetry,
         metric=metric,
         shared=True,
         chunk_size=chunk_size,
     )
+    if debug:
+        _debug.check_pairs(
+            errors, elements, shared=True, what="the equivariance error", label="element"
+        )
+    return errors
 
 
-_exact_jit = _checks.jit_with_static_fn(_exact, ("symmetry", "metric", "chunk_size"))
+_exact_jit = _checks.jit_with_static_fn(_exact, ("symmetry", "metric", "chunk_size", "debug"))
 
 
 def exact_equivariance_error(
@@ -150,6 +196,7 @@ def exact_equivariance_error(
     symmetry: Symmetry,
     metric: str | Callable | Metric = "sq",
     chunk_size: int | None = None,
+    debug: bool = False,
 ) -> jax.Array:
     """Equivariance error over every element of a finite group, one value per (element, example).
 
@@ -163,6 +210,8 @@ def exact_equivariance_error(
       symmetry: a `Symmetry` whose transforms is a finite group.
       metric: as in `equivariance_error`.
       chunk_size: at most this many transformed inputs per forward pass.
+      debug: as in `equivariance_error`; a message names the (element index, example) pair
+        and the element.
 
     Returns:
       Errors of shape (G, B), rows in the order of `symmetry.transforms.elements()`.
@@ -183,19 +232,28 @@ def exact_equivariance_error(
       [0.0, 0.0, 1.0, 1.0, 4.0, 4.0]
     """
     metric, chunk_size = _prepare(apply_fn, symmetry, metric, chunk_size)
-    return _exact_jit(apply_fn, params, x, symmetry=symmetry, metric=metric, chunk_size=chunk_size)
+    static = dict(symmetry=symmetry, metric=metric, chunk_size=chunk_size)
+    return _call(_exact_jit, apply_fn, (params, x), static, debug)
 
 
-def _lie(apply_fn, params, x, *, symmetry, metric):
+def _lie(apply_fn, params, x, *, symmetry, metric, debug=False):
     _checks.require_lie(symmetry, "lie_derivative_error")
     b = _checks.check_input(x, symmetry)
     _checks.check_output(jax.eval_shape(apply_fn, params, x), b, symmetry)
-    _, d = lie_derivatives(apply_fn, params, x, symmetry)  # leading axes (k, B)
+    if debug:
+        _debug.check_finite_examples(x, "x")
+    fx, d = lie_derivatives(apply_fn, params, x, symmetry)  # leading axes (k, B)
     zero = jax.tree.map(jnp.zeros_like, d)
-    return jax.vmap(jax.vmap(metric))(d, zero)
+    errors = jax.vmap(jax.vmap(metric))(d, zero)
+    if debug:
+        _debug.check_finite_examples(fx, "apply_fn(params, x) (the untransformed inputs)")
+        _debug.check_pairs(
+            errors, None, shared=True, what="the Lie derivative error", label="generator"
+        )
+    return errors
 
 
-_lie_jit = _checks.jit_with_static_fn(_lie, ("symmetry", "metric"))
+_lie_jit = _checks.jit_with_static_fn(_lie, ("symmetry", "metric", "debug"))
 
 
 def lie_derivative_error(
@@ -205,6 +263,7 @@ def lie_derivative_error(
     *,
     symmetry: Symmetry,
     metric: str = "sq",
+    debug: bool = False,
 ) -> jax.Array:
     """Infinitesimal equivariance error: ‖L_A f(x)‖² for each Lie-algebra generator A.
 
@@ -220,6 +279,7 @@ def lie_derivative_error(
       symmetry: a `Symmetry` over a Lie group (SO2, O2, SO3, O3, Translations, products with
         them) or a set whose base is one (RotationRange, NearIdentity).
       metric: "sq" (‖L_A f‖², default) or "l2" (‖L_A f‖).
+      debug: as in `equivariance_error`; a message names the (generator, example) pair.
 
     Returns:
       Errors of shape (k, B), k = number of generators.
@@ -241,4 +301,5 @@ def lie_derivative_error(
     _checks.check_spec(apply_fn, symmetry)
     if metric not in ("sq", "l2"):
         raise ValueError(f"metric for lie_derivative_error must be 'sq' or 'l2', got {metric!r}")
-    return _lie_jit(apply_fn, params, x, symmetry=symmetry, metric=get_metric(metric))
+    static = dict(symmetry=symmetry, metric=get_metric(metric))
+    return _call(_lie_jit, apply_fn, (params, x), static, debug)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from symreg import _validation
 from symreg.equivariance import _checks
@@ -64,7 +65,8 @@ def symmetrize(
     Raises:
       TypeError: `apply_fn` not callable or `symmetry` not a Symmetry.
       ValueError: a continuous set without `num_samples` and `key`; an unknown `sampling`,
-        or "stratified" for a set without a stratified sampler.
+        or "stratified" for a set without a stratified sampler; when `qf` is called, x or
+        the output of `apply_fn` that does not fit the actions.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -81,7 +83,8 @@ def symmetrize(
     elements = _elements(symmetry, num_samples, key, sampling)
 
     def qf(params, x):
-        _checks.check_input(x, symmetry)
+        b = _checks.check_input(x, symmetry)
+        _checks.check_output(jax.eval_shape(apply_fn, params, x), b, symmetry)
         return reynolds_average(
             apply_fn, params, x, elements, symmetry=symmetry, chunk_size=chunk_size
         )
@@ -113,7 +116,8 @@ def relax(
       A function `f_alpha(params, x)`.
 
     Raises:
-      ValueError: a negative `alpha`; the cases of `symmetrize`.
+      ValueError: a negative or non-finite `alpha`, or an array `alpha` that is not a scalar;
+        the cases of `symmetrize`.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -125,8 +129,10 @@ def relax(
       >>> f(None, jnp.array([[1.0, 3.0]])).tolist()  # 2 + 0.5 * (1 - 2)
       [1.5]
     """
-    if isinstance(alpha, (int, float)):
+    if isinstance(alpha, (bool, int, float)):
         _validation.positive_float(alpha, "alpha", allow_zero=True)
+    elif jnp.ndim(alpha) != 0:
+        raise ValueError(f"alpha must be a scalar, got shape {jnp.shape(alpha)}")
     qf = symmetrize(
         apply_fn,
         symmetry=symmetry,

@@ -81,7 +81,7 @@ def estimate_data_error(
 
     Raises:
       ValueError: unknown method; a metric other than "sq" (except "oracle"); N differs
-        between x and y or is too small for the method; NaN/Inf in x or y; constant y; folds
+        between x and y or is too small for the method; NaN/Inf in x or y; constant x or y; folds
         < 3; a non-group transformation set for "riskgap" or "mmd".
       TypeError: unknown options; `symmetry` not a Symmetry; `key` not a key; non-floating
         data; "pairing" with a set that is not a finite group; "oracle" without `target_fn`.

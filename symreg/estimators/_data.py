@@ -68,11 +68,20 @@ def _check_finite(tree: Any, name: str) -> None:
             raise ValueError(f"{leaf_name} contains NaN or Inf (first at index {first})")
 
 
-def _check_not_constant(tree: Any, name: str) -> None:
+def _is_constant(tree: Any) -> bool:
     leaves = [np.asarray(a) for a in jax.tree.leaves(tree) if not isinstance(a, jax.core.Tracer)]
-    if leaves and all(np.all(a == a[:1]) for a in leaves):
+    return bool(leaves) and all(np.all(a == a[:1]) for a in leaves)
+
+
+def _check_not_constant(x: Any, y: Any) -> None:
+    if _is_constant(x):
         raise ValueError(
-            f"{name} is constant (every example equal): there is no signal to estimate from; "
+            "x is constant (every example equal): the data say nothing about f* away from "
+            "that one input, so its transformed copies cannot be compared; pass varied inputs"
+        )
+    if _is_constant(y):
+        raise ValueError(
+            "y is constant (every example equal): there is no signal to estimate from; "
             "its data error is E_g ‖c − ρ_out(g) c‖² exactly (0 for invariant outputs)"
         )
 
@@ -91,8 +100,8 @@ def check_data(x: Any, y: Any, symmetry: Symmetry, *, min_n: int) -> int:
 
     Raises:
       TypeError: non-array or non-floating leaves.
-      ValueError: mismatched N, N < `min_n`, NaN/Inf, constant y, shapes that do not fit the
-        actions.
+      ValueError: mismatched N, N < `min_n`, NaN/Inf, constant x or y, shapes that do not fit
+        the actions.
     """
     n_x = _validation.batch_size(x, "x")
     n_y = _validation.batch_size(y, "y")
@@ -106,5 +115,5 @@ def check_data(x: Any, y: Any, symmetry: Symmetry, *, min_n: int) -> int:
     symmetry.check_output(_validation.example_struct(y), name="y (one example)")
     _check_finite(x, "x")
     _check_finite(y, "y")
-    _check_not_constant(y, "y")
+    _check_not_constant(x, y)
     return n_x

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from symreg.equivariance import _debug
 from symreg.tuning import DualAscentState, WeightController, constant_weight
 
 
@@ -18,6 +19,13 @@ class StepKeys(NamedTuple):
       forward: randomness of the clean forward pass (linen: the `rngs` of `apply`).
       penalty: randomness of the forward passes on transformed inputs (dropout masks).
       group: the group samples of the penalty.
+
+    Examples:
+      >>> import jax
+      >>> from symreg.flax import step_keys
+      >>> keys = step_keys(jax.random.key(0))
+      >>> keys._fields
+      ('next', 'forward', 'penalty', 'group')
     """
 
     next: jax.Array
@@ -56,6 +64,15 @@ def as_controller(tuner: Any) -> WeightController:
     )
 
 
+def check_optimizer(tx: Any) -> None:
+    """Raises `TypeError` unless `tx` looks like an optax `GradientTransformation`."""
+    if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
+        raise TypeError(
+            "tx must be an optax GradientTransformation (e.g. optax.adam(1e-3)), got "
+            f"{tx!r} of type {type(tx).__name__}"
+        )
+
+
 def metrics(total, task, penalty, tuner_state: DualAscentState) -> dict[str, jax.Array]:
     """The metrics of a step: losses, the penalty estimate, and the weight and target used."""
     return {
@@ -73,3 +90,17 @@ def combine(task: jax.Array, penalty: jax.Array, weight: jax.Array) -> jax.Array
     if task.shape != ():
         raise ValueError(f"loss_fn must return a scalar, got shape {task.shape}")
     return task + weight.astype(task.dtype) * penalty
+
+
+def check_losses(step: jax.Array, task: jax.Array, penalty: jax.Array, total: jax.Array) -> None:
+    """Debug mode: the task loss, the penalty and their weighted sum must be finite."""
+    _debug.check_finite(task, "the task loss loss_fn(f(x), y)", step=step)
+    _debug.check_finite(penalty, "the symmetry penalty", step=step)
+    _debug.check_finite(total, "the loss (task loss + weight * penalty)", step=step)
+
+
+def check_update(step: jax.Array, grads: Any, params: Any, tuner_state: DualAscentState) -> None:
+    """Debug mode: the gradients, the updated parameters and the new weight must be finite."""
+    _debug.check_finite(grads, "the gradient of params", step=step)
+    _debug.check_finite(params, "the updated params (after the optimizer)", step=step)
+    _debug.check_finite(tuner_state.weight, "the penalty weight after the tuner update", step=step)

@@ -9,6 +9,7 @@ from flax import struct
 from flax.training import train_state
 
 from symreg import _validation
+from symreg.equivariance import _checks, _debug
 from symreg.flax import _common
 from symreg.regularizers import SymmetryPenalty
 from symreg.tuning import DualAscentState, WeightController
@@ -23,6 +24,20 @@ class SymmetryTrainState(train_state.TrainState):
         the target never recompiles a jitted step.
       key: the PRNG key, split at every step (`symreg.flax.step_keys`).
       batch_stats: the model's "batch_stats" collection, or None if it has none.
+
+    Checkpointing: the state's arrays are the whole run (parameters, optimizer state, tuner
+    state, key, step), so orbax-checkpoint (`pip install orbax-checkpoint`; symreg does not
+    import it) saves and resumes it exactly, the resumed run bitwise equal to an uninterrupted
+    one on the same device. Restore into a template built like the original (same `tx` and
+    `tuner`, any seed); `CheckpointManager` commits each step by an atomic rename, so a save
+    killed halfway leaves the previous step the latest (tests/test_checkpoint.py)::
+
+        import orbax.checkpoint as ocp
+        manager = ocp.CheckpointManager("/path/to/checkpoints")
+        manager.save(int(state.step), args=ocp.args.StandardSave(state))
+        ...
+        state = manager.restore(manager.latest_step(),
+                                args=ocp.args.StandardRestore(template_state))
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -56,10 +71,11 @@ class SymmetryTrainState(train_state.TrainState):
           **kwargs: further fields of a subclass.
 
         Raises:
-          TypeError: a bad `tuner` or `key`.
+          TypeError: a bad `tuner`, `key` or `tx`.
         """
         _validation.check_key(key)
         tuner = _common.as_controller(tuner)
+        _common.check_optimizer(tx)
         return super().create(
             apply_fn=apply_fn,
             params=params,
@@ -95,16 +111,28 @@ def _model_fns(state: SymmetryTrainState, keys, apply_kwargs, rng_streams):
 
 
 def linen_step(spec: SymmetryPenalty, loss_fn, apply_kwargs, rng_streams, state, x, y):
-    """One regularized step on a `SymmetryTrainState` (see `make_train_step`)."""
+    """One regularized step on a `SymmetryTrainState` (see `make_train_step`).
+
+    With `spec.debug`, `checkify` checks name the step (`state.step`) and what went
+    non-finite first: x, f(x), a penalty pair, the task loss, the penalty, the loss, a
+    gradient leaf, the updated parameters or the new weight.
+    """
+    _checks.check_input(x, spec.symmetry)
+    step = state.step if spec.debug else None
+    if spec.debug:
+        _debug.check_finite_examples(x, "x", step=step)
     keys = _common.step_keys(state.key)
     clean, transformed = _model_fns(state, keys, apply_kwargs, rng_streams)
     weight = state.tuner_state.weight
 
     def objective(params):
         fx, updates = clean(params, x)
-        penalty = spec.from_outputs(transformed, params, x, fx, keys.group)
+        penalty = spec.from_outputs(transformed, params, x, fx, keys.group, step=step)
         task = loss_fn(fx, y)
-        return _common.combine(task, penalty, weight), (task, penalty, updates)
+        total = _common.combine(task, penalty, weight)
+        if spec.debug:
+            _common.check_losses(step, task, penalty, total)
+        return total, (task, penalty, updates)
 
     grad_fn = jax.value_and_grad(objective, has_aux=True)
     (total, (task, penalty, updates)), grads = grad_fn(state.params)
@@ -114,4 +142,6 @@ def linen_step(spec: SymmetryPenalty, loss_fn, apply_kwargs, rng_streams, state,
         tuner_state=state.tuner.update(state.tuner_state, jax.lax.stop_gradient(penalty)),
         batch_stats=updates.get("batch_stats", state.batch_stats),
     )
+    if spec.debug:
+        _common.check_update(step, grads, new_state.params, new_state.tuner_state)
     return new_state, _common.metrics(total, task, penalty, state.tuner_state)

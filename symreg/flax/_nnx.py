@@ -8,6 +8,7 @@ import jax
 from flax import nnx, struct
 
 from symreg import _validation
+from symreg.equivariance import _checks, _debug
 from symreg.flax import _common
 from symreg.regularizers import SymmetryPenalty
 from symreg.tuning import DualAscentState, WeightController
@@ -26,6 +27,10 @@ class NNXTrainState(struct.PyTreeNode):
       tuner: the `WeightController` (static).
       tuner_state: its `DualAscentState` (arrays).
       key: the PRNG key, split at every step (`symreg.flax.step_keys`).
+
+    Checkpointing: as for `SymmetryTrainState`, save the whole state with orbax's
+    `StandardSave` and restore it into a template made by `create` with the same model
+    architecture, `tx` and `tuner` (the step count is `tuner_state.count`).
 
     Examples:
       >>> import jax, optax
@@ -57,10 +62,15 @@ class NNXTrainState(struct.PyTreeNode):
           wrt: the filter of the trained variables.
 
         Raises:
-          TypeError: a bad `tuner` or `key`.
+          TypeError: a bad `tuner`, `key` or `tx`, or `model` not an `nnx.Module`.
         """
+        if not isinstance(model, nnx.Module):
+            raise TypeError(
+                f"model must be a flax.nnx.Module, got {model!r} of type {type(model).__name__}"
+            )
         _validation.check_key(key)
         tuner = _common.as_controller(tuner)
+        _common.check_optimizer(tx)
         graphdef, state = nnx.split((model, nnx.Optimizer(model, tx, wrt=wrt)))
         return cls(graphdef, state, tuner, tuner.init(), key)
 
@@ -81,7 +91,14 @@ def _reseed(keys: nnx.State, key: jax.Array) -> nnx.State:
 
 
 def nnx_step(spec: SymmetryPenalty, loss_fn, state: NNXTrainState, x, y):
-    """One regularized step on an `NNXTrainState` (see `make_train_step`)."""
+    """One regularized step on an `NNXTrainState` (see `make_train_step`).
+
+    With `spec.debug`, messages name the step as the tuner's count, `tuner_state.count`.
+    """
+    _checks.check_input(x, spec.symmetry)
+    step = state.tuner_state.count if spec.debug else None
+    if spec.debug:
+        _debug.check_finite_examples(x, "x", step=step)
     keys = _common.step_keys(state.key)
     model, optimizer = state.merge()
     wrt = optimizer.wrt
@@ -94,9 +111,12 @@ def nnx_step(spec: SymmetryPenalty, loss_fn, state: NNXTrainState, x, y):
         fx = clean(x)
         after = nnx.split(clean, wrt, nnx.RngKey, ...)[3]
         transformed = lambda p, xt: nnx.merge(graphdef, p, penalty_keys, after, copy=True)(xt)
-        penalty = spec.from_outputs(transformed, params, x, fx, keys.group)
+        penalty = spec.from_outputs(transformed, params, x, fx, keys.group, step=step)
         task = loss_fn(fx, y)
-        return _common.combine(task, penalty, weight), (task, penalty, after)
+        total = _common.combine(task, penalty, weight)
+        if spec.debug:
+            _common.check_losses(step, task, penalty, total)
+        return total, (task, penalty, after)
 
     grad_fn = jax.value_and_grad(objective, has_aux=True)
     (total, (task, penalty, after)), grads = grad_fn(params)
@@ -107,4 +127,7 @@ def nnx_step(spec: SymmetryPenalty, loss_fn, state: NNXTrainState, x, y):
         key=keys.next,
         tuner_state=state.tuner.update(state.tuner_state, jax.lax.stop_gradient(penalty)),
     )
+    if spec.debug:
+        new_params = nnx.state(model, wrt)
+        _common.check_update(step, grads, new_params, new_state.tuner_state)
     return new_state, _common.metrics(total, task, penalty, state.tuner_state)

@@ -9,7 +9,7 @@ import jax
 
 from symreg import _validation
 from symreg.actions import Symmetry
-from symreg.equivariance import Metric
+from symreg.equivariance import Metric, _debug
 from symreg.flax._linen import SymmetryTrainState, linen_step
 from symreg.flax._nnx import NNXTrainState, nnx_step
 from symreg.regularizers import SymmetryPenalty
@@ -32,6 +32,7 @@ def make_train_step(
     chunk_size: int | None = None,
     apply_kwargs: Mapping[str, Any] | None = None,
     rng_streams: tuple[str, ...] = ("dropout",),
+    debug: bool = False,
 ) -> Callable[[Any, Any, Any], tuple[Any, dict[str, jax.Array]]]:
     """A jittable step (state, x, y) → (state, metrics) minimizing loss + β·penalty.
 
@@ -59,16 +60,25 @@ def make_train_step(
         `symreg.regularizers.symmetry_penalty`.
       apply_kwargs: linen only, keyword arguments of every `apply`, e.g. {"train": True}.
       rng_streams: linen only, the RNG stream names the model draws from.
+      debug: if True, the step checks with `jax.experimental.checkify` that x, f(x), every
+        (sample, example) error of the penalty, the task loss, the penalty, the loss, every
+        gradient leaf, the updated parameters and the new weight are finite, and raises
+        `checkify.JaxRuntimeError` (a ValueError) naming the first failure, the step count
+        (linen: `state.step`; NNX: `tuner_state.count`) and, for a penalty pair, the example
+        and the group element. The returned step then compiles itself: call it directly
+        (or functionalize it yourself: `jax.jit(checkify.checkify(step))`; plain
+        `jax.jit(step)` is refused by JAX). Off by default: no checks are traced.
 
     Returns:
       `step(state, x, y)` → `(state, metrics)`; metrics has scalars "loss", "task_loss",
       "equivariance_error" (the penalty estimate), "weight" and "target" (those used in
-      this step). Wrap it in `jax.jit`.
+      this step). Wrap it in `jax.jit` (without `debug`).
 
     Raises:
-      TypeError: a bad `loss_fn`, `symmetry` or `rng_streams`; at call time a state that is
-        neither a `SymmetryTrainState` nor an `NNXTrainState`.
-      ValueError: the cases of `symmetry_penalty`.
+      TypeError: a bad `loss_fn`, `symmetry`, `rng_streams` or `debug`; at call time a state
+        that is neither a `SymmetryTrainState` nor an `NNXTrainState`.
+      ValueError: the cases of `symmetry_penalty`; at call time, x that does not fit the
+        symmetry's input action (before the model runs).
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -89,7 +99,9 @@ def make_train_step(
       (['equivariance_error', 'loss', 'target', 'task_loss', 'weight'], 1)
     """
     _validation.check_callable(loss_fn, "loss_fn")
-    spec = SymmetryPenalty(symmetry, num_samples, metric, penalty_batch_size, method, chunk_size)
+    spec = SymmetryPenalty(
+        symmetry, num_samples, metric, penalty_batch_size, method, chunk_size, debug
+    )
     apply_kwargs = dict(apply_kwargs or {})
     rng_streams = _check_streams(rng_streams)
 
@@ -103,4 +115,4 @@ def make_train_step(
             f"{type(state).__name__}"
         )
 
-    return step
+    return _debug.checked(step) if spec.debug else step

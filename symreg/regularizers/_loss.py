@@ -10,8 +10,16 @@ import jax.numpy as jnp
 
 from symreg import _validation
 from symreg.actions import Symmetry
-from symreg.equivariance import Metric
+from symreg.equivariance import Metric, _debug
 from symreg.regularizers._penalty import SymmetryPenalty
+
+
+def _check_weight(weight: Any) -> None:
+    """β must be a scalar; a Python number must also be finite and >= 0."""
+    if isinstance(weight, (bool, int, float)):
+        _validation.positive_float(weight, "weight", allow_zero=True)
+    elif jnp.ndim(weight) != 0:
+        raise ValueError(f"weight must be a scalar (β), got shape {jnp.shape(weight)}")
 
 
 def regularized_loss(
@@ -24,6 +32,7 @@ def regularized_loss(
     penalty_batch_size: int | None = None,
     method: str = "sampled",
     chunk_size: int | None = None,
+    debug: bool = False,
 ) -> Callable[..., tuple[jax.Array, dict[str, jax.Array]]]:
     """Builds L(θ) = loss(f_θ(x), y) + β·P(θ), with P the symmetry penalty.
 
@@ -38,6 +47,10 @@ def regularized_loss(
       apply_fn: the model, `apply_fn(params, x)` on a batch.
       symmetry, num_samples, metric, penalty_batch_size, method, chunk_size: as in
         `symmetry_penalty`.
+      debug: if True, the objective also checks (with `checkify`) that f(x), every pair's
+        error, the task loss and the total are finite, naming the first failure. Eagerly,
+        a failed check raises at once; under `jax.jit` or `jax.grad`, functionalize the
+        caller: `jax.jit(checkify.checkify(train_step))`.
 
     Returns:
       A function `objective(params, x, y, key, weight)` → `(total, aux)`: x has leading axis
@@ -47,7 +60,8 @@ def regularized_loss(
 
     Raises:
       TypeError: `loss_fn` or `apply_fn` is not callable, or a bad `symmetry`.
-      ValueError: the cases of `symmetry_penalty`.
+      ValueError: the cases of `symmetry_penalty`; when called, a `weight` that is not a
+        scalar, or a negative or non-finite number.
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -65,14 +79,20 @@ def regularized_loss(
     """
     _validation.check_callable(loss_fn, "loss_fn")
     _validation.check_callable(apply_fn, "apply_fn")
-    spec = SymmetryPenalty(symmetry, num_samples, metric, penalty_batch_size, method, chunk_size)
+    spec = SymmetryPenalty(
+        symmetry, num_samples, metric, penalty_batch_size, method, chunk_size, debug
+    )
 
     def objective(params, x, y, key, weight):
+        _check_weight(weight)
         fx, penalty = spec.with_outputs(apply_fn, params, x, key)
         task = jnp.asarray(loss_fn(fx, y))
         if task.shape != ():
             raise ValueError(f"loss_fn must return a scalar, got shape {task.shape}")
         total = task + jnp.asarray(weight, task.dtype) * penalty
+        if spec.debug:
+            _debug.check_finite(task, "the task loss loss_fn(f(x), y)")
+            _debug.check_finite(total, "the loss (task loss + weight * penalty)")
         return total, {"task_loss": task, "penalty": penalty}
 
     return objective

@@ -11,7 +11,14 @@ import jax.numpy as jnp
 
 from symreg import _validation
 from symreg.actions import Symmetry
-from symreg.equivariance import Metric, _checks, get_metric, lie_derivatives, pairwise_errors
+from symreg.equivariance import (
+    Metric,
+    _checks,
+    _debug,
+    get_metric,
+    lie_derivatives,
+    pairwise_errors,
+)
 
 METHODS = ("sampled", "lie")
 _LIE_METRICS = ("sq", "l2")
@@ -41,6 +48,10 @@ class SymmetryPenalty:
       penalty_batch_size: B', or None for the whole batch.
       method: "sampled" or "lie".
       chunk_size: at most this many transformed inputs per call of `apply_fn` ("sampled").
+      debug: if True, add `checkify` checks that f(x), every (sample, example) error (or
+        (generator, example) Lie error) and the penalty are finite; messages name the first
+        non-finite pair, its group element and, when given, the training step
+        (`symreg.equivariance.equivariance_error` explains how the checks surface).
 
     Raises:
       TypeError: `symmetry` is not a Symmetry, or an argument has the wrong type.
@@ -61,6 +72,7 @@ class SymmetryPenalty:
     penalty_batch_size: int | None = None
     method: str = "sampled"
     chunk_size: int | None = None
+    debug: bool = False
 
     def __post_init__(self):
         if not isinstance(self.symmetry, Symmetry):
@@ -70,6 +82,7 @@ class SymmetryPenalty:
         _validation.positive_int(self.num_samples, "num_samples")
         _validation.optional_positive_int(self.penalty_batch_size, "penalty_batch_size")
         _validation.optional_positive_int(self.chunk_size, "chunk_size")
+        _debug.check_flag(self.debug)
         metric = get_metric(self.metric)
         if self.method == "lie":
             if metric.name not in _LIE_METRICS:
@@ -83,7 +96,7 @@ class SymmetryPenalty:
     def _sub(self, x: Any) -> Any:
         return _first(x, self.penalty_batch_size)
 
-    def _sampled(self, apply_fn, params, x, fx, key) -> jax.Array:
+    def _sampled(self, apply_fn, params, x, fx, key, step=None) -> jax.Array:
         _validation.check_key(key)
         b = _validation.batch_size(x, "x")
         g = self.symmetry.transforms.sample(key, (self.num_samples, b))
@@ -98,14 +111,27 @@ class SymmetryPenalty:
             shared=False,
             chunk_size=self.chunk_size,
         )
+        if self.debug:
+            what = "the symmetry penalty"
+            _debug.check_pairs(errors, g, shared=False, what=what, step=step)
         return jnp.mean(errors)
 
-    def _lie(self, apply_fn, params, x) -> tuple[Any, jax.Array]:
+    def _lie(self, apply_fn, params, x, step=None) -> tuple[Any, jax.Array]:
         fx, d = lie_derivatives(apply_fn, params, x, self.symmetry)
         zero = jax.tree.map(jnp.zeros_like, d)
-        return fx, jnp.mean(jax.vmap(jax.vmap(self.metric))(d, zero))
+        errors = jax.vmap(jax.vmap(self.metric))(d, zero)
+        if self.debug:
+            what = "the symmetry penalty (Lie derivative)"
+            _debug.check_pairs(errors, None, shared=True, what=what, label="generator", step=step)
+        return fx, jnp.mean(errors)
 
-    def from_outputs(self, apply_fn: Callable, params: Any, x: Any, fx: Any, key: Any):
+    def _check_outputs(self, fx: Any, step: Any) -> None:
+        if self.debug:
+            _debug.check_finite_examples(fx, "the model output f(x)", step=step)
+
+    def from_outputs(
+        self, apply_fn: Callable, params: Any, x: Any, fx: Any, key: Any, *, step: Any = None
+    ):
         """The penalty, given fx = f(x) from the caller's forward pass (no clean forward here).
 
         Args:
@@ -114,17 +140,20 @@ class SymmetryPenalty:
           x: the batch, leading axis B.
           fx: f(x) for that batch, leading axis B (sliced to the sub-batch here).
           key: PRNG key for the group samples (unused by method "lie").
+          step: the training step, named in debug-mode messages (or None).
 
         Returns:
           The penalty, a scalar. Method "lie" runs its own primal on the (sub-)batch.
         """
         b = _checks.check_input(x, self.symmetry)
         _checks.check_output(fx, b, self.symmetry)
+        _checks.check_metric(self.metric, fx)
+        self._check_outputs(fx, step)
         if self.method == "lie":
-            return self._lie(apply_fn, params, self._sub(x))[1]
-        return self._sampled(apply_fn, params, self._sub(x), self._sub(fx), key)
+            return self._lie(apply_fn, params, self._sub(x), step)[1]
+        return self._sampled(apply_fn, params, self._sub(x), self._sub(fx), key, step)
 
-    def with_outputs(self, apply_fn: Callable, params: Any, x: Any, key: Any):
+    def with_outputs(self, apply_fn: Callable, params: Any, x: Any, key: Any, *, step=None):
         """(f(x), penalty) with one forward pass of `apply_fn` on the clean batch x.
 
         Method "lie" on the whole batch takes f(x) from the primal of its jvp, so the clean
@@ -136,11 +165,12 @@ class SymmetryPenalty:
         """
         b = _checks.check_input(x, self.symmetry)
         if self.method == "lie" and (self.penalty_batch_size or b) >= b:
-            fx, penalty = self._lie(apply_fn, params, x)
+            fx, penalty = self._lie(apply_fn, params, x, step)
             _checks.check_output(fx, b, self.symmetry)
+            self._check_outputs(fx, step)
             return fx, penalty
         fx = apply_fn(params, x)
-        return fx, self.from_outputs(apply_fn, params, x, fx, key)
+        return fx, self.from_outputs(apply_fn, params, x, fx, key, step=step)
 
     def __call__(self, apply_fn: Callable, params: Any, x: Any, key: Any) -> jax.Array:
         """The penalty on the batch x, with its own forward pass."""
@@ -159,6 +189,7 @@ def symmetry_penalty(
     penalty_batch_size: int | None = None,
     method: str = "sampled",
     chunk_size: int | None = None,
+    debug: bool = False,
 ) -> jax.Array:
     """Differentiable symmetry penalty: an estimate of the model equivariance error ED(f).
 
@@ -180,6 +211,10 @@ def symmetry_penalty(
       penalty_batch_size: B', evaluate the penalty on the first B' examples only.
       method: "sampled" or "lie".
       chunk_size: at most this many transformed inputs per call of `apply_fn`.
+      debug: if True (static), check with `checkify` that f(x), every pair's error and the
+        penalty are finite; the first failure raises `checkify.JaxRuntimeError` (a
+        ValueError) naming the (sample, example) pair and its group element. Inside the
+        caller's `jax.jit`, the caller functionalizes the checks (`checkify.checkify`).
 
     Returns:
       The penalty, a scalar.
@@ -202,12 +237,21 @@ def symmetry_penalty(
       2.5
     """
     _validation.check_callable(apply_fn, "apply_fn")
-    spec = SymmetryPenalty(symmetry, num_samples, metric, penalty_batch_size, method, chunk_size)
-    return _penalty_jit(apply_fn, params, x, key, spec=spec)
+    spec = SymmetryPenalty(
+        symmetry, num_samples, metric, penalty_batch_size, method, chunk_size, debug
+    )
+    if not spec.debug:
+        return _penalty_jit(apply_fn, params, x, key, spec=spec)
+    return _debug.run_checked(
+        _debug.Bound(_penalty_jit, apply_fn, (("spec", spec),)), params, x, key
+    )
 
 
 def _penalty(apply_fn, params, x, key, *, spec):
-    return spec(apply_fn, params, x, key)
+    penalty = spec(apply_fn, params, x, key)
+    if spec.debug:
+        _debug.check_finite(penalty, "the symmetry penalty")
+    return penalty
 
 
 _penalty_jit = _checks.jit_with_static_fn(_penalty, ("spec",))

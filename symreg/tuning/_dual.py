@@ -87,6 +87,18 @@ def _check_factory(target, step_size, max_weight, init_weight, log_space):
         raise ValueError(f"init_weight must be <= max_weight = {max_weight}, got {init_weight}")
 
 
+def _check_concrete_error(model_error: Any) -> None:
+    """A concrete (untraced) NaN or negative error would poison β: refuse it."""
+    if isinstance(model_error, jax.core.Tracer):
+        return
+    value = float(jnp.asarray(model_error))
+    if math.isnan(value) or value < 0:
+        raise ValueError(
+            f"model_error must be a number >= 0 (an ED_2 estimate), got {value}; a NaN error "
+            "usually means a non-finite model output: rerun the step with debug=True"
+        )
+
+
 def dual_ascent(
     target: float,
     *,
@@ -117,7 +129,9 @@ def dual_ascent(
 
     Returns:
       A `WeightController`: `init()` → `DualAscentState(weight, target, count)`,
-      `update(state, model_error)` → the next state (model_error: a scalar ÊD_2).
+      `update(state, model_error)` → the next state (model_error: a scalar ÊD_2). `update`
+      raises ValueError for a concrete NaN or negative model_error (a traced one is not
+      checked: see `make_train_step(debug=True)`).
 
     Raises:
       TypeError: a non-numeric argument.
@@ -141,6 +155,7 @@ def dual_ascent(
         error = jnp.asarray(model_error, jnp.float32)
         if error.shape != ():
             raise ValueError(f"model_error must be a scalar, got shape {error.shape}")
+        _check_concrete_error(model_error)
         weight = rule(state.weight, error, state.target, step_size, max_weight)
         return DualAscentState(weight, state.target, state.count + 1)
 

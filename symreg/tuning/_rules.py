@@ -11,6 +11,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from symreg import _validation
@@ -20,11 +21,33 @@ from symreg.theory import optimal_target, optimal_weight
 MAX_WEIGHT = 1e6
 
 
-def _number(value: Any, name: str, *, allow_zero: bool = True) -> Any:
-    """Validates Python numbers (arrays pass through: they may be traced)."""
-    if isinstance(value, (bool, int, float)):
+def _number(value: Any, name: str, *, allow_zero: bool = True, allow_inf: bool = False) -> Any:
+    """Validates numbers and concrete arrays: finite (or +inf if allowed) and >= 0 (or > 0).
+
+    Traced values pass unchecked (NaN then propagates: use a debug mode to catch it).
+    """
+    if isinstance(value, (bool, int, float)) and not (allow_inf and value == float("inf")):
         return _validation.positive_float(value, name, allow_zero=allow_zero)
+    _concrete(value, name, allow_inf=allow_inf, lower=0.0, allow_lower=allow_zero)
     return value
+
+
+def _concrete(
+    value: Any, name: str, *, allow_inf: bool, lower: float | None, allow_lower=True, note=""
+):
+    """Raises `ValueError` if a concrete (untraced) `value` is NaN, infinite or below `lower`."""
+    if isinstance(value, jax.core.Tracer):
+        return
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number or an array, got {value!r}") from None
+    if np.isnan(a).any() or (not allow_inf and np.isinf(a).any()):
+        extra = " or +inf" if allow_inf else ""
+        raise ValueError(f"{name} must be a finite number{extra}, got {value!r}{note}")
+    if lower is not None and ((a < lower).any() or (not allow_lower and (a == lower).any())):
+        bound = ">=" if allow_lower else ">"
+        raise ValueError(f"{name} must be {bound} {lower:g}, got {value!r}{note}")
 
 
 def _read(estimate: Any) -> tuple[jax.Array, jax.Array]:
@@ -39,6 +62,10 @@ def _read(estimate: Any) -> tuple[jax.Array, jax.Array]:
         raise ValueError(
             f"the tuning rules need an estimate of η₂ = ED_2 (metric 'sq'), got metric {metric!r}"
         )
+    reason = getattr(estimate, "reason", None)
+    why = f" (the estimate is flagged: {reason})" if reason else ""
+    _concrete(estimate.value, "estimate.value", allow_inf=False, lower=None, note=why)
+    _concrete(estimate.stderr, "estimate.stderr", allow_inf=True, lower=None, note=why)
     return (
         jnp.asarray(estimate.value, jnp.float32),
         jnp.abs(jnp.asarray(estimate.stderr, jnp.float32)),
@@ -64,7 +91,9 @@ def shrink_estimate(estimate: Any) -> jax.Array:
 
     Raises:
       TypeError: `estimate` lacks `.value` or `.stderr`.
-      ValueError: `estimate.metric` is present and not "sq".
+      ValueError: `estimate.metric` is present and not "sq"; a concrete `value` that is NaN
+        or infinite, or a NaN `stderr` (a flagged estimate's `stderr = +inf` is allowed:
+        it shrinks η̃ to 0, i.e. falls back to the symmetry).
 
     Examples:
       >>> from types import SimpleNamespace as E
@@ -93,11 +122,13 @@ def target_from_estimate(estimate: Any, *, variance: ArrayLike) -> jax.Array:
       variance: v >= 0.
 
     Returns:
-      ε >= 0, a float32 scalar.
+      ε >= 0, a float32 scalar; 0 for v = +inf (e.g. `estimation_variance` with
+      n <= d + 1: the symmetry-breaking part cannot be estimated, so enforce the symmetry).
 
     Raises:
       TypeError: `estimate` lacks `.value`/`.stderr`.
-      ValueError: a negative or non-finite `variance` (Python number).
+      ValueError: a negative or NaN `variance` (a number or concrete array); the cases of
+        `shrink_estimate`.
 
     Examples:
       >>> from types import SimpleNamespace as E
@@ -105,7 +136,7 @@ def target_from_estimate(estimate: Any, *, variance: ArrayLike) -> jax.Array:
       >>> round(float(target_from_estimate(E(value=1.0, stderr=0.0), variance=1.0)), 6)
       0.5
     """
-    variance = _number(variance, "variance")
+    variance = _number(variance, "variance", allow_inf=True)
     return optimal_target(shrink_estimate(estimate), variance)
 
 
@@ -132,11 +163,13 @@ def weight_from_estimate(
       max_weight: the cap, > 0.
 
     Returns:
-      β in (0, max_weight], a float32 scalar (0 only if σ² or k_A is 0; NaN for a NaN η̂).
+      β in (0, max_weight], a float32 scalar (0 only if σ² or k_A is 0; NaN only for a
+      traced NaN η̂: concrete ones raise).
 
     Raises:
       TypeError: `estimate` lacks a field used.
-      ValueError: a negative or non-finite number among the arguments.
+      ValueError: a negative or non-finite number (or concrete array) among the arguments;
+        the cases of `shrink_estimate`.
 
     Examples:
       >>> from types import SimpleNamespace as E
@@ -175,11 +208,17 @@ def relax_to_target(model_error: ArrayLike, target: ArrayLike) -> jax.Array:
     Returns:
       α in [0, 1], a float32 scalar.
 
+    Raises:
+      ValueError: a concrete `model_error` that is NaN or negative (+inf gives α = 0), or a
+        NaN `target`.
+
     Examples:
       >>> from symreg.tuning import relax_to_target
       >>> float(relax_to_target(4.0, 1.0)), float(relax_to_target(1.0, 4.0))
       (0.5, 1.0)
     """
+    _concrete(model_error, "model_error", allow_inf=True, lower=0.0)
+    _concrete(target, "target", allow_inf=True, lower=None)
     ed = jnp.asarray(model_error, jnp.float32)
     ratio = jnp.maximum(jnp.asarray(target, jnp.float32), 0.0) / jnp.where(ed > 0, ed, 1.0)
     return jnp.where(ed > 0, jnp.minimum(1.0, jnp.sqrt(ratio)), 1.0)
