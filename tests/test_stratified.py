@@ -308,21 +308,18 @@ def case(name):
 def estimates(name, s, key, shared=False, n_keys=N_KEYS):
     """Batch-mean error estimates for `n_keys` keys: (iid, stratified), each of shape (n_keys,).
 
-    Without shared elements, every example gets its own independent set of S elements, so
-    `n_keys` copies of the batch in one call give `n_keys` independent estimates (one compile,
-    no vmap over keys); shared elements need one key per estimate.
+    One independent key per estimate (vmapped: one compile). Copies of the batch in one call
+    would not do for iid sampling of Symmetric(n), whose per-pair elements p_s·q_b are only
+    pairwise independent (`symreg.groups.sample_pairs`): that keeps each estimate's mean and
+    variance, but copies sharing the p_s make a variance measured across them much noisier.
     """
     fn, params, x, spec = case(name)
     sym = symreg.Symmetry(*spec)
     kw = dict(symmetry=sym, num_samples=s, share_elements=shared)
 
     def batch_means(k, sampling):
-        if shared:
-            one = lambda kk: symreg.equivariance_error(fn, params, x, kk, sampling=sampling, **kw)
-            return jax.vmap(lambda kk: one(kk).mean())(jax.random.split(k, n_keys))
-        copies = jnp.tile(x, (n_keys, 1))
-        err = symreg.equivariance_error(fn, params, copies, k, sampling=sampling, **kw)
-        return err.reshape(s, n_keys, B).mean((0, 2))
+        one = lambda kk: symreg.equivariance_error(fn, params, x, kk, sampling=sampling, **kw)
+        return jax.vmap(lambda kk: one(kk).mean())(jax.random.split(k, n_keys))
 
     k1, k2 = jax.random.split(key)
     out = jax.jit(lambda: (batch_means(k1, "iid"), batch_means(k2, "stratified")))()
