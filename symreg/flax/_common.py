@@ -73,12 +73,13 @@ def check_optimizer(tx: Any) -> None:
         )
 
 
-def metrics(total, task, penalty, tuner_state: DualAscentState) -> dict[str, jax.Array]:
-    """The metrics of a step: losses, the penalty estimate, and the weight and target used."""
+def metrics(total, task, penalty, tuner_state: DualAscentState, on=True) -> dict[str, jax.Array]:
+    """The metrics of a step: losses, the penalty estimate (NaN on steps without the penalty),
+    and the weight and target used."""
     return {
         "loss": total,
         "task_loss": task,
-        "equivariance_error": penalty,
+        "equivariance_error": jnp.where(on, penalty, jnp.nan),
         "weight": tuner_state.weight,
         "target": tuner_state.target,
     }
@@ -104,3 +105,24 @@ def check_update(step: jax.Array, grads: Any, params: Any, tuner_state: DualAsce
     _debug.check_finite(grads, "the gradient of params", step=step)
     _debug.check_finite(params, "the updated params (after the optimizer)", step=step)
     _debug.check_finite(tuner_state.weight, "the penalty weight after the tuner update", step=step)
+
+
+def every_k_penalty(every: int, count: jax.Array, compute: Any) -> tuple[jax.Array, jax.Array]:
+    """The penalty on every `every`-th step only: (penalty, on) with penalty 0 when skipped.
+
+    `compute()` runs under `lax.cond` on `count % every == 0`, so on the other steps neither
+    it nor its gradient is evaluated (one branch runs at run time). With every = 1 it is
+    simply `compute()`.
+    """
+    if every == 1:
+        return compute(), jnp.bool_(True)
+    on = jnp.mod(count, every) == 0
+    skipped = jax.eval_shape(compute)
+    penalty = jax.lax.cond(on, compute, lambda: jnp.zeros(skipped.shape, skipped.dtype))
+    return penalty, on
+
+
+def update_tuner(tuner: Any, tuner_state: Any, penalty: jax.Array, on: jax.Array) -> Any:
+    """The controller update with the measured penalty, on penalty steps only."""
+    new = tuner.update(tuner_state, jax.lax.stop_gradient(penalty))
+    return jax.tree.map(lambda a, b: jnp.where(on, a, b), new, tuner_state)

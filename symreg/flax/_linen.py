@@ -110,7 +110,7 @@ def _model_fns(state: SymmetryTrainState, keys, apply_kwargs, rng_streams):
     return clean, transformed
 
 
-def linen_step(spec: SymmetryPenalty, loss_fn, apply_kwargs, rng_streams, state, x, y):
+def linen_step(spec: SymmetryPenalty, loss_fn, apply_kwargs, rng_streams, every, state, x, y):
     """One regularized step on a `SymmetryTrainState` (see `make_train_step`).
 
     With `spec.debug`, `checkify` checks name the step (`state.step`) and what went
@@ -127,21 +127,22 @@ def linen_step(spec: SymmetryPenalty, loss_fn, apply_kwargs, rng_streams, state,
 
     def objective(params):
         fx, updates = clean(params, x)
-        penalty = spec.from_outputs(transformed, params, x, fx, keys.group, step=step)
+        compute = lambda: spec.from_outputs(transformed, params, x, fx, keys.group, step=step)
+        penalty, on = _common.every_k_penalty(every, state.step, compute)
         task = loss_fn(fx, y)
-        total = _common.combine(task, penalty, weight)
+        total = _common.combine(task, penalty, weight * every)
         if spec.debug:
             _common.check_losses(step, task, penalty, total)
-        return total, (task, penalty, updates)
+        return total, (task, penalty, on, updates)
 
     grad_fn = jax.value_and_grad(objective, has_aux=True)
-    (total, (task, penalty, updates)), grads = grad_fn(state.params)
+    (total, (task, penalty, on, updates)), grads = grad_fn(state.params)
     new_state = state.apply_gradients(
         grads=grads,
         key=keys.next,
-        tuner_state=state.tuner.update(state.tuner_state, jax.lax.stop_gradient(penalty)),
+        tuner_state=_common.update_tuner(state.tuner, state.tuner_state, penalty, on),
         batch_stats=updates.get("batch_stats", state.batch_stats),
     )
     if spec.debug:
         _common.check_update(step, grads, new_state.params, new_state.tuner_state)
-    return new_state, _common.metrics(total, task, penalty, state.tuner_state)
+    return new_state, _common.metrics(total, task, penalty, state.tuner_state, on)

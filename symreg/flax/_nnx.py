@@ -90,7 +90,7 @@ def _reseed(keys: nnx.State, key: jax.Array) -> nnx.State:
     return jax.tree.unflatten(treedef, new)
 
 
-def nnx_step(spec: SymmetryPenalty, loss_fn, state: NNXTrainState, x, y):
+def nnx_step(spec: SymmetryPenalty, loss_fn, every, state: NNXTrainState, x, y):
     """One regularized step on an `NNXTrainState` (see `make_train_step`).
 
     With `spec.debug`, messages name the step as the tuner's count, `tuner_state.count`.
@@ -111,23 +111,24 @@ def nnx_step(spec: SymmetryPenalty, loss_fn, state: NNXTrainState, x, y):
         fx = clean(x)
         after = nnx.split(clean, wrt, nnx.RngKey, ...)[3]
         transformed = lambda p, xt: nnx.merge(graphdef, p, penalty_keys, after, copy=True)(xt)
-        penalty = spec.from_outputs(transformed, params, x, fx, keys.group, step=step)
+        compute = lambda: spec.from_outputs(transformed, params, x, fx, keys.group, step=step)
+        penalty, on = _common.every_k_penalty(every, optimizer.step.get_value(), compute)
         task = loss_fn(fx, y)
-        total = _common.combine(task, penalty, weight)
+        total = _common.combine(task, penalty, weight * every)
         if spec.debug:
             _common.check_losses(step, task, penalty, total)
-        return total, (task, penalty, after)
+        return total, (task, penalty, on, after)
 
     grad_fn = jax.value_and_grad(objective, has_aux=True)
-    (total, (task, penalty, after)), grads = grad_fn(params)
+    (total, (task, penalty, on, after)), grads = grad_fn(params)
     nnx.update(model, after)
     optimizer.update(model, grads)
     new_state = state.replace(
         state=nnx.split((model, optimizer))[1],
         key=keys.next,
-        tuner_state=state.tuner.update(state.tuner_state, jax.lax.stop_gradient(penalty)),
+        tuner_state=_common.update_tuner(state.tuner, state.tuner_state, penalty, on),
     )
     if spec.debug:
         new_params = nnx.state(model, wrt)
         _common.check_update(step, grads, new_params, new_state.tuner_state)
-    return new_state, _common.metrics(total, task, penalty, state.tuner_state)
+    return new_state, _common.metrics(total, task, penalty, state.tuner_state, on)

@@ -32,6 +32,7 @@ def make_train_step(
     chunk_size: int | None = None,
     apply_kwargs: Mapping[str, Any] | None = None,
     rng_streams: tuple[str, ...] = ("dropout",),
+    penalty_every: int = 1,
     debug: bool = False,
 ) -> Callable[[Any, Any, Any], tuple[Any, dict[str, jax.Array]]]:
     """A jittable step (state, x, y) → (state, metrics) minimizing loss + β·penalty.
@@ -60,6 +61,11 @@ def make_train_step(
         `symreg.regularizers.symmetry_penalty`.
       apply_kwargs: linen only, keyword arguments of every `apply`, e.g. {"train": True}.
       rng_streams: linen only, the RNG stream names the model draws from.
+      penalty_every: k >= 1: compute the penalty only on every k-th step (step count
+        divisible by k), with weight k·β there, so that the penalty's average gradient over k
+        steps is unchanged while the other steps cost a plain step (a `lax.cond` runs one
+        branch). The controller updates on penalty steps only, and "equivariance_error" is NaN
+        on the other steps.
       debug: if True, the step checks with `jax.experimental.checkify` that x, f(x), every
         (sample, example) error of the penalty, the task loss, the penalty, the loss, every
         gradient leaf, the updated parameters and the new weight are finite, and raises
@@ -104,12 +110,13 @@ def make_train_step(
     )
     apply_kwargs = dict(apply_kwargs or {})
     rng_streams = _check_streams(rng_streams)
+    every = _validation.positive_int(penalty_every, "penalty_every")
 
     def step(state, x, y):
         if isinstance(state, SymmetryTrainState):
-            return linen_step(spec, loss_fn, apply_kwargs, rng_streams, state, x, y)
+            return linen_step(spec, loss_fn, apply_kwargs, rng_streams, every, state, x, y)
         if isinstance(state, NNXTrainState):
-            return nnx_step(spec, loss_fn, state, x, y)
+            return nnx_step(spec, loss_fn, every, state, x, y)
         raise TypeError(
             "state must be a symreg.flax.SymmetryTrainState (linen) or NNXTrainState, got "
             f"{type(state).__name__}"
