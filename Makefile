@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/symreg demo
+	$(BIN)/symreg tradeoff --quick
 
 test: $(STAMP)
 	$(BIN)/python -m ruff check symreg tests benchmarks

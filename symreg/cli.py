@@ -1,4 +1,4 @@
-"""The `symreg` command line."""
+"""The `symreg` command line: demo, bench, tradeoff (the main job) and estimate."""
 
 from __future__ import annotations
 
@@ -33,6 +33,48 @@ def _bench(args) -> int:
     return 0
 
 
+def _tradeoff(args) -> int:
+    from symreg.experiments import job
+
+    try:
+        tasks = job.parse_tasks(args.task)
+    except ValueError as err:
+        print(f"symreg tradeoff: error: {err}", file=sys.stderr)
+        return 2
+    return job.main(
+        tasks, quick=args.quick, seed=args.seed, out=args.out, progress=not args.no_progress
+    )
+
+
+def _estimate(args) -> int:
+    from symreg.experiments import estimate_cli
+
+    return estimate_cli.main(args)
+
+
+def _add_tradeoff(sub) -> None:
+    t = sub.add_parser(
+        "tradeoff",
+        help="the main job: data error, weight grid vs auto-tuned model, per task",
+        description=(
+            "For each task: estimate the data equivariance error (with its s.e.), train the "
+            "unregularized model, the symmetrized model, a grid of penalty weights and the "
+            "auto-tuned model; print a table and write tradeoff.json and tradeoff.png."
+        ),
+    )
+    t.add_argument("--quick", action="store_true", help="small sizes for a CPU (< 2 minutes)")
+    t.add_argument(
+        "--task",
+        action="append",
+        metavar="NAME",
+        help="run only these tasks (repeatable or comma-separated): sets, cloud2d, cloud3d, digits",
+    )
+    t.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    t.add_argument("--out", default="symreg_out", help="output folder (default ./symreg_out)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    t.set_defaults(func=_tradeoff)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `symreg` and its subcommands."""
     p = argparse.ArgumentParser(
@@ -46,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="short configurations")
     b.add_argument("--only", help="run only benchmarks/bench_<ONLY>.py")
     b.set_defaults(func=_bench)
+    _add_tradeoff(sub)
+    from symreg.experiments.estimate_cli import add_parser
+
+    add_parser(sub, _estimate)
     return p
 
 

@@ -1,0 +1,160 @@
+"""The main job end to end with tiny sizes: the table, tradeoff.json (schema) and tradeoff.png."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from symreg.experiments import job, results
+from symreg.experiments.config import FULL, QUICK, TradeoffConfig
+from symreg.experiments.tradeoff import Layout
+
+TINY = TradeoffConfig(
+    mode="tiny",
+    n_train=64,
+    n_test=128,
+    digits_n_train=96,
+    seeds=2,
+    hidden=(8,),
+    steps=20,
+    learning_rate=1e-2,
+    penalty_samples=1,
+    grid=(0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
+    measure_samples=2,
+    symmetrize_samples=4,
+    estimator_steps=20,
+    folds=3,
+)
+TASK_KEYS = {
+    "task", "title", "group", "breaking", "eta_hat", "eta_se", "eta_method", "eta_seeds",
+    "eta_true", "variance_hat", "ed0_train", "noise_var", "tuned_weight", "target",
+    "grid_best_weight", "grid_best_test_error", "tuned_test_error", "tuned_over_grid_best",
+    "tuned_over_grid_best_excess",
+    "dual_target", "dual_train_model_error", "dual_model_error", "dual_final_weight", "per_seed",
+    "models", "n_train", "n_test", "test_offset", "seeds", "time_s",
+}  # fmt: skip
+MODEL_KEYS = {"name", "kind", "weight", "model_error", "test_error", "test_error_seeds"}
+KINDS = ["unregularized"] + ["grid"] * len(TINY.grid) + ["symmetrized", "tuned", "dual"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, fast_compile):
+    """Two tasks (O(3) with irreps outputs and a sampled Q; digits with classes and exact Q),
+    two data sets each; compilation dominates, so XLA optimizations are off."""
+    out = tmp_path_factory.mktemp("tradeoff")
+    code = job.main(["cloud3d", "digits"], seed=1, out=out, progress=False, config=TINY)
+    return code, out
+
+
+@pytest.mark.slow
+def test_job_writes_json_png_and_a_table(tiny_run):
+    code, out = tiny_run
+    assert code == 0
+    png = (out / "tradeoff.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    doc = json.loads((out / "tradeoff.json").read_text())
+    assert doc["command"] == "tradeoff" and doc["mode"] == "tiny" and doc["seed"] == 1
+    assert doc["config"]["grid"] == list(TINY.grid)
+    assert [t["task"] for t in doc["tasks"]] == ["cloud3d", "digits"]
+    assert [s["task"] for s in doc["summary"]] == ["cloud3d", "digits"]
+
+
+@pytest.mark.slow
+def test_json_schema_of_every_task(tiny_run):
+    doc = json.loads((tiny_run[1] / "tradeoff.json").read_text())
+    for task in doc["tasks"]:
+        assert set(task) == TASK_KEYS, set(task) ^ TASK_KEYS
+        assert task["seeds"] == TINY.seeds and len(task["eta_seeds"]) == TINY.seeds
+        assert [m["kind"] for m in task["models"]] == KINDS
+        for m in task["models"]:
+            assert MODEL_KEYS <= set(m)
+            assert m["model_error"] >= 0 and np.isfinite(m["test_error"])
+            assert len(m["test_error_seeds"]) == TINY.seeds
+        grid = [m for m in task["models"] if m["kind"] == "grid"]
+        assert [m["weight"] for m in grid] == list(TINY.grid)
+        best = min(m["test_error"] for m in grid)
+        assert task["grid_best_test_error"] == pytest.approx(best)
+        assert task["tuned_over_grid_best"] == pytest.approx(task["tuned_test_error"] / best)
+        assert 0 < task["tuned_weight"] <= TINY.grid[-1]
+        sym = next(m for m in task["models"] if m["kind"] == "symmetrized")
+        assert sym["weight"] is None
+    cloud, digits = doc["tasks"]
+    assert cloud["eta_true"] > 0 and cloud["test_offset"] == pytest.approx(4 * 0.5**2)
+    assert digits["eta_true"] is None and digits["test_offset"] == 0.0
+    assert all("accuracy" in m for m in digits["models"])
+    assert digits["n_test"] == 4 * (1797 - TINY.digits_n_train)
+    table = results.format_table(doc["tasks"])
+    for task in doc["tasks"]:
+        assert f"== {task['task']}: " in table
+        assert all(m["name"] in table for m in task["models"])
+
+
+def test_table_lists_every_model_and_the_summary():
+    result = _fake_result()
+    table = results.format_table([result])
+    for m in result["models"]:
+        assert m["name"] in table
+    assert "η̂ = 0.1 ± 0.02" in table
+    assert "tuned β̂ = 0.5 vs grid best β = 1" in table
+    assert table.splitlines()[-1].split() == ["toy", "1.05", "1", "1.050", "yes"]
+
+
+def test_summary_flags_a_ratio_above_the_tolerance():
+    result = dict(_fake_result(), tuned_test_error=1.2, tuned_over_grid_best=1.2)
+    assert results.summary([result])[0]["within_tolerance"] is False
+    assert "NO" in results.format_table([result]).splitlines()[-1]
+
+
+def _fake_result():
+    models = [
+        {
+            "name": "unregularized",
+            "kind": "unregularized",
+            "weight": 0.0,
+            "model_error": 0.5,
+            "test_error": 1.3,
+        },
+        {"name": "β=1", "kind": "grid", "weight": 1.0, "model_error": 0.05, "test_error": 1.0},
+        {
+            "name": "symmetrized Qf",
+            "kind": "symmetrized",
+            "weight": None,
+            "model_error": 0.0,
+            "test_error": 1.2,
+        },
+        {"name": "tuned", "kind": "tuned", "weight": 0.5, "model_error": 0.1, "test_error": 1.05},
+    ]
+    return {
+        "task": "toy", "title": "a toy", "eta_hat": 0.1, "eta_se": 0.02, "eta_method": "crossfit",
+        "eta_true": None, "seeds": 1, "n_train": 10, "variance_hat": 0.2, "target": 0.03,
+        "tuned_weight": 0.5, "grid_best_weight": 1.0, "tuned_test_error": 1.05,
+        "grid_best_test_error": 1.0, "tuned_over_grid_best": 1.05, "models": models,
+    }  # fmt: skip
+
+
+def test_layout_splits_runs_evenly_and_measures_each_once():
+    for config in (QUICK, FULL, TINY):
+        layout = Layout(config.grid, config.bootstrap)
+        a, b = layout.phase_a(), layout.phase_b_grid()
+        assert len(a) == layout.runs == len(b) + 2
+        measured = layout.measured()
+        assert len(measured) == len(set(measured)) == len(config.grid) + 3
+        weights = np.concatenate([a, [np.nan, np.nan], b])
+        np.testing.assert_allclose(weights[measured[1:-2]], config.grid)
+        assert weights[measured[0]] == 0.0
+
+
+def test_parse_tasks():
+    assert job.parse_tasks(None) == ["sets", "cloud2d", "cloud3d", "digits"]
+    assert job.parse_tasks(["digits", "sets,cloud2d"]) == ["digits", "sets", "cloud2d"]
+    with pytest.raises(ValueError, match="unknown task.*'nope'.*choose from sets"):
+        job.parse_tasks(["sets,nope"])
+
+
+def test_configs_are_validated():
+    with pytest.raises(ValueError, match=">= 7 increasing"):
+        TradeoffConfig(mode="x", n_train=8, n_test=8, digits_n_train=8, seeds=1, hidden=(4,),
+                       steps=1, learning_rate=0.1, penalty_samples=1, grid=(1.0, 2.0))  # fmt: skip
+    assert len(QUICK.grid) >= 7 and QUICK.seeds == 1 and FULL.seeds > 1
