@@ -116,7 +116,12 @@ def validate_tradeoff(result: Any) -> dict[str, Any]:
 def _draw_eta(ax: Axes, eta: float, se: float) -> None:
     if math.isfinite(se) and se > 0:
         ax.axvspan(
-            eta - se, eta + se, color=_ETA_COLOR, alpha=0.15, lw=0, label=r"$\hat\eta$ ± 1 s.e."
+            max(eta - se, 0.0),
+            eta + se,
+            color=_ETA_COLOR,
+            alpha=0.15,
+            lw=0,
+            label=r"$\hat\eta$ ± 1 s.e.",
         )
     note = f" ± {se:.2g}" if math.isfinite(se) else " (flagged: s.e. = ∞)"
     line = ax.axvline(
@@ -216,7 +221,8 @@ def plot_tradeoff(result: Mapping[str, Any], ax: Axes | None = None) -> Axes:
     xs = [m["model_error"] for m in r["models"]] + [r["eta_hat"]]
     xs += [] if r["eta_true"] is None else [r["eta_true"]]
     if math.isfinite(r["eta_se"]):
-        xs += [r["eta_hat"] - r["eta_se"], r["eta_hat"] + r["eta_se"]]
+        # ED_2 is >= 0: the band stops at 0 (a negative estimate still shows its own line)
+        xs += [max(r["eta_hat"] - r["eta_se"], 0.0), r["eta_hat"] + r["eta_se"]]
     apply_scale(ax, "x", xs)
     apply_scale(ax, "y", [m["test_error"] for m in r["models"]])
     ax.set_xlabel("model equivariance error ED₂")
