@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -107,19 +108,26 @@ def check_update(step: jax.Array, grads: Any, params: Any, tuner_state: DualAsce
     _debug.check_finite(tuner_state.weight, "the penalty weight after the tuner update", step=step)
 
 
-def every_k_penalty(every: int, count: jax.Array, compute: Any) -> tuple[jax.Array, jax.Array]:
-    """The penalty on every `every`-th step only: (penalty, on) with penalty 0 when skipped.
+def penalty_every_k(
+    every: int, count: jax.Array, penalty_and_grads: Callable[[], tuple[Any, Any]]
+) -> tuple[jax.Array, Any, jax.Array]:
+    """(penalty, gradients, on): `penalty_and_grads()` on every `every`-th step, zeros otherwise.
 
-    `compute()` runs under `lax.cond` on `count % every == 0`, so on the other steps neither
-    it nor its gradient is evaluated (one branch runs at run time). With every = 1 it is
-    simply `compute()`.
+    The whole value-and-gradient of the penalty runs inside one `lax.cond` on
+    `count % every == 0`: only that branch runs, and only parameter-shaped gradients cross the
+    branch boundary (differentiating through a cond would make the skipped branch write zeroed
+    activations of the taken one), so a skipped step costs a plain step.
     """
-    if every == 1:
-        return compute(), jnp.bool_(True)
     on = jnp.mod(count, every) == 0
-    skipped = jax.eval_shape(compute)
-    penalty = jax.lax.cond(on, compute, lambda: jnp.zeros(skipped.shape, skipped.dtype))
-    return penalty, on
+    shapes = jax.eval_shape(penalty_and_grads)
+    zeros = lambda: jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)
+    penalty, grads = jax.lax.cond(on, penalty_and_grads, zeros)
+    return penalty, grads, on
+
+
+def add_scaled(grads: Any, more: Any, scale: jax.Array) -> Any:
+    """grads + scale·more, leafwise."""
+    return jax.tree.map(lambda a, b: a + scale.astype(a.dtype) * b, grads, more)
 
 
 def update_tuner(tuner: Any, tuner_state: Any, penalty: jax.Array, on: jax.Array) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from flax import struct
 from flax.training import train_state
 
@@ -125,18 +126,29 @@ def linen_step(spec: SymmetryPenalty, loss_fn, apply_kwargs, rng_streams, every,
     clean, transformed = _model_fns(state, keys, apply_kwargs, rng_streams)
     weight = state.tuner_state.weight
 
-    def objective(params):
+    def objective(params, with_penalty):
         fx, updates = clean(params, x)
-        compute = lambda: spec.from_outputs(transformed, params, x, fx, keys.group, step=step)
-        penalty, on = _common.every_k_penalty(every, state.step, compute)
         task = loss_fn(fx, y)
-        total = _common.combine(task, penalty, weight * every)
+        if not with_penalty:
+            return _common.combine(task, jnp.zeros_like(task), weight), (task, updates)
+        penalty = spec.from_outputs(transformed, params, x, fx, keys.group, step=step)
+        total = _common.combine(task, penalty, weight)
         if spec.debug:
             _common.check_losses(step, task, penalty, total)
-        return total, (task, penalty, on, updates)
+        return total, (task, penalty, updates)
 
     grad_fn = jax.value_and_grad(objective, has_aux=True)
-    (total, (task, penalty, on, updates)), grads = grad_fn(state.params)
+    if every == 1:  # one clean forward shared by the task loss and the penalty
+        (total, (task, penalty, updates)), grads = grad_fn(state.params, True)
+        on = jnp.bool_(True)
+    else:  # the penalty's own value and gradient, on every k-th step only, weight k·β
+        (_, (task, updates)), grads = grad_fn(state.params, False)
+        sub = spec.sub_batch(x)
+        own = lambda p: spec.with_outputs(transformed, p, sub, keys.group, step=step)[1]
+        compute = lambda: jax.value_and_grad(own)(state.params)
+        penalty, more, on = _common.penalty_every_k(every, state.step, compute)
+        grads = _common.add_scaled(grads, more, weight * every)
+        total = _common.combine(task, penalty, weight * every)
     new_state = state.apply_gradients(
         grads=grads,
         key=keys.next,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from flax import nnx, struct
 
 from symreg import _validation
@@ -106,21 +107,33 @@ def nnx_step(spec: SymmetryPenalty, loss_fn, every, state: NNXTrainState, x, y):
     penalty_keys = _reseed(rng_keys, keys.penalty)
     weight = state.tuner_state.weight
 
-    def objective(params):
+    def objective(params, with_penalty):
         clean = nnx.merge(graphdef, params, rng_keys, rest, copy=True)
         fx = clean(x)
         after = nnx.split(clean, wrt, nnx.RngKey, ...)[3]
-        transformed = lambda p, xt: nnx.merge(graphdef, p, penalty_keys, after, copy=True)(xt)
-        compute = lambda: spec.from_outputs(transformed, params, x, fx, keys.group, step=step)
-        penalty, on = _common.every_k_penalty(every, optimizer.step.get_value(), compute)
         task = loss_fn(fx, y)
-        total = _common.combine(task, penalty, weight * every)
+        if not with_penalty:
+            return _common.combine(task, jnp.zeros_like(task), weight), (task, after)
+        transformed = lambda p, xt: nnx.merge(graphdef, p, penalty_keys, after, copy=True)(xt)
+        penalty = spec.from_outputs(transformed, params, x, fx, keys.group, step=step)
+        total = _common.combine(task, penalty, weight)
         if spec.debug:
             _common.check_losses(step, task, penalty, total)
-        return total, (task, penalty, on, after)
+        return total, (task, penalty, after)
 
     grad_fn = jax.value_and_grad(objective, has_aux=True)
-    (total, (task, penalty, on, after)), grads = grad_fn(params)
+    if every == 1:  # one clean forward shared by the task loss and the penalty
+        (total, (task, penalty, after)), grads = grad_fn(params, True)
+        on = jnp.bool_(True)
+    else:  # the penalty's own value and gradient, on every k-th step only, weight k·β
+        (_, (task, after)), grads = grad_fn(params, False)
+        transformed = lambda p, xt: nnx.merge(graphdef, p, penalty_keys, rest, copy=True)(xt)
+        sub = spec.sub_batch(x)
+        own = lambda p: spec.with_outputs(transformed, p, sub, keys.group, step=step)[1]
+        compute = lambda: jax.value_and_grad(own)(params)
+        penalty, more, on = _common.penalty_every_k(every, optimizer.step.get_value(), compute)
+        grads = _common.add_scaled(grads, more, weight * every)
+        total = _common.combine(task, penalty, weight * every)
     nnx.update(model, after)
     optimizer.update(model, grads)
     new_state = state.replace(

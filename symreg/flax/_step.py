@@ -63,9 +63,11 @@ def make_train_step(
       rng_streams: linen only, the RNG stream names the model draws from.
       penalty_every: k >= 1: compute the penalty only on every k-th step (step count
         divisible by k), with weight k·β there, so that the penalty's average gradient over k
-        steps is unchanged while the other steps cost a plain step (a `lax.cond` runs one
-        branch). The controller updates on penalty steps only, and "equivariance_error" is NaN
-        on the other steps.
+        steps is unchanged while the other steps cost a plain step (the penalty's value and
+        gradient run inside a `lax.cond`). For k > 1 the penalty evaluates its own f(x) on its
+        (sub-)batch, with the randomness of the transformed passes, instead of sharing the task
+        loss's forward. The controller updates on penalty steps only, and
+        "equivariance_error" is NaN on the other steps.
       debug: if True, the step checks with `jax.experimental.checkify` that x, f(x), every
         (sample, example) error of the penalty, the task loss, the penalty, the loss, every
         gradient leaf, the updated parameters and the new weight are finite, and raises

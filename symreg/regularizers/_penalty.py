@@ -93,7 +93,8 @@ class SymmetryPenalty:
                 raise ValueError(str(e)) from None
         object.__setattr__(self, "metric", metric)
 
-    def _sub(self, x: Any) -> Any:
+    def sub_batch(self, x: Any) -> Any:
+        """The examples the penalty uses: the first `penalty_batch_size` of x (or all of x)."""
         return _first(x, self.penalty_batch_size)
 
     def _sampled(self, apply_fn, params, x, fx, key, step=None) -> jax.Array:
@@ -150,8 +151,8 @@ class SymmetryPenalty:
         _checks.check_metric(self.metric, fx)
         self._check_outputs(fx, step)
         if self.method == "lie":
-            return self._lie(apply_fn, params, self._sub(x), step)[1]
-        return self._sampled(apply_fn, params, self._sub(x), self._sub(fx), key, step)
+            return self._lie(apply_fn, params, self.sub_batch(x), step)[1]
+        return self._sampled(apply_fn, params, self.sub_batch(x), self.sub_batch(fx), key, step)
 
     def with_outputs(self, apply_fn: Callable, params: Any, x: Any, key: Any, *, step=None):
         """(f(x), penalty) with one forward pass of `apply_fn` on the clean batch x.
