@@ -24,9 +24,15 @@ METHODS = ("sampled", "lie")
 _LIE_METRICS = ("sq", "l2")
 
 
-def _first(tree: Any, m: int | None) -> Any:
-    """The first m examples of a batch (all of them when m is None)."""
-    return tree if m is None else jax.tree.map(lambda a: a[:m], tree)
+def _spread(tree: Any, m: int | None) -> Any:
+    """m examples of a batch of B, every (B // m)-th one (all of them when m is None or m >= B).
+
+    Evenly spread rather than the first m, so that a batch sharded over devices on its leading
+    axis keeps each device's share of the sub-batch local (no redistribution).
+    """
+    if m is None:
+        return tree
+    return jax.tree.map(lambda a: a[:: max(1, a.shape[0] // m)][:m], tree)
 
 
 @final
@@ -38,7 +44,8 @@ class SymmetryPenalty:
     m(f(ρ_in(g) x_b), ρ_out(g) f(x_b)), an unbiased estimate of ED (ED_2 for m = ‖·‖²) and of
     its gradient. With method "lie" it is the mean over generators A and examples of
     ‖L_A f(x_b)‖² (continuous groups; no sampling). B' = min(B, penalty_batch_size): the
-    first B' examples of the batch, an unbiased sub-batch when batches are shuffled.
+    B' examples evenly spread over the batch (every (B // B')-th), an unbiased sub-batch when
+    batches are shuffled, and local to each device when the batch is sharded.
 
     Args:
       symmetry: the `Symmetry`.
@@ -94,8 +101,8 @@ class SymmetryPenalty:
         object.__setattr__(self, "metric", metric)
 
     def sub_batch(self, x: Any) -> Any:
-        """The examples the penalty uses: the first `penalty_batch_size` of x (or all of x)."""
-        return _first(x, self.penalty_batch_size)
+        """The examples the penalty uses: `penalty_batch_size` of x, every (B // B')-th one."""
+        return _spread(x, self.penalty_batch_size)
 
     def _sampled(self, apply_fn, params, x, fx, key, step=None) -> jax.Array:
         _validation.check_key(key)
@@ -209,7 +216,7 @@ def symmetry_penalty(
       symmetry: the `Symmetry`.
       num_samples: S, group samples per example.
       metric: "sq" (ED_2, default), "l2" (ED_1), "relative", "max_abs", "kl" or a callable.
-      penalty_batch_size: B', evaluate the penalty on the first B' examples only.
+      penalty_batch_size: B', evaluate the penalty on B' examples only, every (B // B')-th.
       method: "sampled" or "lie".
       chunk_size: at most this many transformed inputs per call of `apply_fn`.
       debug: if True (static), check with `checkify` that f(x), every pair's error and the
