@@ -17,20 +17,16 @@ def _demo(args) -> int:
 
 
 def _bench(args) -> int:
-    root = Path(__file__).resolve().parent.parent / "benchmarks"
-    if not root.is_dir():
-        print(f"symreg bench: no benchmarks/ folder next to the package ({root})", file=sys.stderr)
+    runner = Path(__file__).resolve().parent.parent / "benchmarks" / "run_all.py"
+    if not runner.is_file():
+        print(
+            f"symreg bench: no benchmarks/run_all.py next to the package ({runner})",
+            file=sys.stderr,
+        )
         return 2
-    scripts = sorted(root.glob("bench_*.py")) if not args.only else [root / f"bench_{args.only}.py"]
-    for script in scripts:
-        if not script.is_file():
-            print(f"symreg bench: no benchmark {script.name}", file=sys.stderr)
-            return 2
-        cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
-        code = subprocess.call(cmd, cwd=root)
-        if code:
-            return code
-    return 0
+    cmd = [sys.executable, str(runner)] + (["--quick"] if args.quick else [])
+    cmd += (["--only", args.only] if args.only else []) + (["--out", args.out] if args.out else [])
+    return subprocess.call(cmd, cwd=runner.parent)
 
 
 def _tradeoff(args) -> int:
@@ -84,9 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="equivariance errors of equivariant and generic models")
     d.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
     d.set_defaults(func=_demo)
-    b = sub.add_parser("bench", help="run the benchmarks in benchmarks/ (JSON lines on stdout)")
+    b = sub.add_parser(
+        "bench",
+        help="run the benchmarks in benchmarks/: JSON lines, plots and RESULTS.md in one folder",
+    )
     b.add_argument("--quick", action="store_true", help="short configurations")
     b.add_argument("--only", help="run only benchmarks/bench_<ONLY>.py")
+    b.add_argument("--out", help="output folder (default benchmarks/out/<date>/)")
     b.set_defaults(func=_bench)
     _add_tradeoff(sub)
     from symreg.experiments.estimate_cli import add_parser
