@@ -40,8 +40,9 @@ CHUNK = 2048
 CHUNK_RTOL = 1e-5  # chunked and unchunked errors agree to float32 rounding
 
 
-def kernel_fn(sym, s, chunk_size=None, apply_fn=mlp):
-    """The jitted public kernel with S samples (and optional chunking)."""
+def kernel_fn(sym, s, chunk_size="auto", apply_fn=mlp):
+    """The jitted public kernel with S samples; chunk_size as in `equivariance_error` (its
+    default "auto", None for one pass, or a number of pairs)."""
     return jax.jit(
         lambda p, x, k: symreg.equivariance_error(
             apply_fn, p, x, k, symmetry=sym, num_samples=s, chunk_size=chunk_size
@@ -53,13 +54,15 @@ def kernel_fn(sym, s, chunk_size=None, apply_fn=mlp):
 
 
 def scaling_record(name, vary, s, b, params, key, repeats):
-    """Kernel (unchunked and with chunk_size=CHUNK) and floor time at one (S, B)."""
+    """Kernel time (the default chunk_size="auto", one pass, and chunks of CHUNK) and floor time
+    at one (S, B)."""
     x = jax.random.normal(key, (b, DIM))
     x_all = jax.random.normal(key, ((s + 1) * b, DIM))
     sym = SYMMETRIES[name]
     t = time_interleaved(
         {
             "kernel": (kernel_fn(sym, s), (params, x, key)),
+            "unchunked": (kernel_fn(sym, s, None), (params, x, key)),
             "chunked": (kernel_fn(sym, s, CHUNK), (params, x, key)),
             "floor": (jax.jit(mlp), (params, x_all)),
         },
@@ -93,6 +96,7 @@ def slope_record(name, records, vary):
     floor_slope, _ = fit_slope(records, vary, "floor_ms")
     min_slope, _ = fit_slope(records, vary, "kernel_min_ms")
     chunked_slope, _ = fit_slope(records, vary, "chunked_ms")
+    unchunked_slope, _ = fit_slope(records, vary, "unchunked_ms")
     return {
         "bench": "scaling_fit",
         "symmetry": name,
@@ -103,6 +107,7 @@ def slope_record(name, records, vary):
         "floor_slope": floor_slope,
         "kernel_min_slope": min_slope,
         "chunked_slope": chunked_slope,
+        "unchunked_slope": unchunked_slope,
         "target_met": bool(abs(slope - 1.0) <= 0.1),
     }
 
@@ -151,7 +156,7 @@ def chunk_check_record(s, b, chunk_size, params, key):
     """Runs the kernel with and without chunking on the same key: the errors must agree."""
     x = jax.random.normal(key, (b, DIM))
     sym = SYMMETRIES["cyclic64"]
-    full, _ = compile_fn(kernel_fn(sym, s), params, x, key)
+    full, _ = compile_fn(kernel_fn(sym, s, None), params, x, key)
     chunked, _ = compile_fn(kernel_fn(sym, s, chunk_size), params, x, key)
     e_full, e_chunked = full(params, x, key), chunked(params, x, key)
     diff = float(jnp.max(jnp.abs(e_full - e_chunked)))

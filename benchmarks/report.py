@@ -44,12 +44,12 @@ TABLES = {
     "scaling": (
         "Time against S and B (bench_scaling)",
         ["symmetry", "vary", "S", "B", "pairs", "kernel_ms", "floor_ms", "kernel_over_floor"]
-        + ["kernel_min_ms", "floor_min_ms", "chunk_size", "chunked_ms"],
+        + ["unchunked_ms", "kernel_min_ms", "floor_min_ms", "chunk_size", "chunked_ms"],
     ),
     "scaling_fit": (
         "Log-log slopes, fitted where S·B >= min_pairs (bench_scaling)",
         ["symmetry", "vary", "min_pairs", "points", "kernel_slope", "kernel_min_slope"]
-        + ["chunked_slope", "floor_slope", "target_met"],
+        + ["unchunked_slope", "chunked_slope", "floor_slope", "target_met"],
     ),
     "compile": (
         "Compile time against depth (bench_scaling)",

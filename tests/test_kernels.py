@@ -377,3 +377,32 @@ def test_kl_is_zero_iff_softmax_is_equal(key):
     kl_err = symreg.exact_equivariance_error(shifted_logits, 1.0, x, symmetry=sym, metric="kl")
     sq_err = symreg.exact_equivariance_error(shifted_logits, 1.0, x, symmetry=sym)
     assert rel_max(jnp.abs(kl_err)) <= RTOL_F32 and rel_max(sq_err) > 0.1
+
+
+def test_auto_chunking_on_one_cpu_device():
+    """chunk_size="auto" (default) chunks at AUTO_CHUNK_PAIRS past twice that many pairs on a
+    single CPU device, with the same errors as one pass; below it, one pass."""
+    from symreg.equivariance import _kernels
+
+    sizes = []
+
+    def model(w, x):
+        sizes.append(x.shape[0])
+        return jnp.tanh(x @ w)
+
+    sym = symreg.Symmetry(G.Cyclic(4), A.Regular(), A.Regular())
+    w = jax.random.normal(jax.random.key(0), (4, 4))
+    x = jax.random.normal(jax.random.key(1), (1100, 4))
+    chunk = _kernels.AUTO_CHUNK_PAIRS
+    assert jax.device_count() == 1 and jax.default_backend() == "cpu"
+    auto = symreg.equivariance_error(model, w, x, jax.random.key(2), symmetry=sym, num_samples=8)
+    assert chunk in sizes  # 8800 pairs > 2 * 4096: chunked
+    sizes.clear()
+    one = symreg.equivariance_error(
+        model, w, x, jax.random.key(2), symmetry=sym, num_samples=8, chunk_size=None
+    )
+    assert max(sizes) == 9 * 1100  # one pass on the B clean and S·B transformed inputs
+    np.testing.assert_allclose(auto, one, rtol=1e-5, atol=1e-6)
+    sizes.clear()
+    symreg.equivariance_error(model, w, x[:100], jax.random.key(2), symmetry=sym, num_samples=8)
+    assert max(sizes) == 9 * 100  # 800 pairs: one pass

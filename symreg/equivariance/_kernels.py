@@ -16,10 +16,26 @@ from symreg.equivariance._metrics import Metric, get_metric
 from symreg.equivariance._pairs import pairwise_errors
 from symreg.groups import check_sampling, sample_pairs
 
+#: With chunk_size="auto" on one CPU device: pairs per forward pass, once S·B exceeds twice it.
+AUTO_CHUNK_PAIRS = 4096
+
 
 def _prepare(apply_fn, symmetry, metric, chunk_size):
     _checks.check_spec(apply_fn, symmetry)
-    return get_metric(metric), _validation.optional_positive_int(chunk_size, "chunk_size")
+    if not (isinstance(chunk_size, str) and chunk_size == "auto"):
+        chunk_size = _validation.optional_positive_int(chunk_size, "chunk_size")
+    return get_metric(metric), chunk_size
+
+
+def _resolve_chunk(chunk_size, pairs: int) -> int | None:
+    """`chunk_size`, with "auto" resolved: on a single CPU device, chunks of AUTO_CHUNK_PAIRS
+    once there are more than twice as many pairs (a layer's activations then stay in cache,
+    1.3–1.5× faster from 16384 pairs on); elsewhere one pass, which keeps a batch sharded
+    over devices split."""
+    if chunk_size != "auto":
+        return chunk_size
+    single_cpu = jax.default_backend() == "cpu" and jax.device_count() == 1
+    return AUTO_CHUNK_PAIRS if single_cpu and pairs > 2 * AUTO_CHUNK_PAIRS else None
 
 
 def _clean_outputs(apply_fn, params, x, debug):
@@ -51,6 +67,7 @@ def _sampled(
     _checks.check_output(out, b, symmetry)
     _checks.check_metric(metric, out)
     shape = (num_samples,) if shared else (num_samples, b)
+    chunk_size = _resolve_chunk(chunk_size, num_samples * b)
     g = sample_pairs(symmetry.transforms, key, shape, sampling=sampling)
     errors = pairwise_errors(
         apply_fn,
@@ -90,7 +107,7 @@ def equivariance_error(
     num_samples: int,
     metric: str | Callable | Metric = "sq",
     share_elements: bool = False,
-    chunk_size: int | None = None,
+    chunk_size: int | str | None = "auto",
     sampling: str = "iid",
     debug: bool = False,
 ) -> jax.Array:
@@ -111,8 +128,11 @@ def equivariance_error(
       num_samples: S, the number of group samples per example (>= 1).
       metric: "sq" (default), "l2", "relative", "max_abs", "kl", or a callable m(a, b).
       share_elements: if True, sample S elements and use each for the whole batch.
-      chunk_size: if set, evaluate at most this many transformed inputs per forward pass, so
-        that S·B larger than memory still runs (the result is the same).
+      chunk_size: evaluate at most this many transformed inputs per forward pass (`lax.map`
+        over chunks, rematerialized under `grad`), so that S·B larger than memory still runs;
+        the result is the same up to float rounding. None: one pass. "auto" (default): on a
+        single CPU device, chunks of `AUTO_CHUNK_PAIRS` once S·B exceeds twice that (faster,
+        as activations stay in cache, and linear in S·B); elsewhere one pass.
       sampling: "iid" (default) draws every element independently. "stratified" makes the S
         elements of each example one stratified set (`AbstractTransformSet.sample`; with
         `share_elements`, one set of S for the batch): each element is still λ-distributed, so
@@ -167,6 +187,7 @@ def _exact(apply_fn, params, x, *, symmetry, metric, chunk_size, debug=False):
     _checks.check_output(out, b, symmetry)
     _checks.check_metric(metric, out)
     elements = group.elements()
+    chunk_size = _resolve_chunk(chunk_size, group.order * b)
     errors = pairwise_errors(
         apply_fn,
         params,
@@ -195,7 +216,7 @@ def exact_equivariance_error(
     *,
     symmetry: Symmetry,
     metric: str | Callable | Metric = "sq",
-    chunk_size: int | None = None,
+    chunk_size: int | str | None = "auto",
     debug: bool = False,
 ) -> jax.Array:
     """Equivariance error over every element of a finite group, one value per (element, example).
@@ -209,7 +230,7 @@ def exact_equivariance_error(
       x: inputs with leading batch axis B.
       symmetry: a `Symmetry` whose transforms is a finite group.
       metric: as in `equivariance_error`.
-      chunk_size: at most this many transformed inputs per forward pass.
+      chunk_size: as in `equivariance_error` (default "auto").
       debug: as in `equivariance_error`; a message names the (element index, example) pair
         and the element.
 
