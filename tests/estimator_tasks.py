@@ -10,6 +10,9 @@ vanishes on f_sym). ED_2(f_break) = 2‖P f_break‖² has a closed form (P = I 
 - so3, SO(3) on x = (u, v) ∈ "1o + 1o", y ∈ "1o", f_b = (u₀v₀, v₁, ½): the only equivariant
   bilinear map is u × v, orthogonal to u₀v₀e₀; Q(e₁e₁ᵀv) = v/3; Q(const) = 0; so
   ‖Pf_b‖² = 1 + (1 − 2/3 + 1/3) + ¼ = 23/12.
+- so3v, SO(3) on x = u ∈ "1o" (3-D inputs), y ∈ "1o", f_b = (u₀², u₁, ½): no degree-2 vector
+  field is equivariant and Q(e₁e₁ᵀu) = u/3, so Pf_b = (u₀² − u₀/3, 2u₁/3, ½ − u₂/3) and
+  ‖Pf_b‖² = (3 + 1/9) + 4/9 + (¼ + 1/9) = 47/12.
 Every function is a polynomial of degree <= 2, so `LinearRegressor(degree=2)` represents f*;
 `test_oracle_matches_closed_form` checks the closed forms with the oracle method.
 """
@@ -89,6 +92,14 @@ def _so3_break(x):
     return jnp.stack([u[:, 0] * v[:, 0], v[:, 1], jnp.full_like(u[:, 0], 0.5)], -1)
 
 
+def _so3v_sym(x):
+    return x
+
+
+def _so3v_break(x):
+    return jnp.stack([x[:, 0] ** 2, x[:, 1], jnp.full_like(x[:, 0], 0.5)], -1)
+
+
 TASKS = {
     "perm": Task(
         "perm", symreg.Symmetry(Symmetric(4), Permutation()), 4, _perm_sym, _perm_break,
@@ -101,6 +112,10 @@ TASKS = {
     "so3": Task(
         "so3", symreg.Symmetry(SO3(), Irreps("1o + 1o"), Irreps("1o")), 6, _so3_sym, _so3_break,
         eps=0.4, noise=0.5, degree=2, break_error=23 / 6,
+    ),
+    "so3v": Task(
+        "so3v", symreg.Symmetry(SO3(), Irreps("1o"), Irreps("1o")), 3, _so3v_sym, _so3v_break,
+        eps=0.25, noise=0.5, degree=2, break_error=47 / 6,
     ),
 }  # fmt: skip
 

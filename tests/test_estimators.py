@@ -3,13 +3,17 @@
 Synthetic tasks (tests/estimator_tasks.py) have closed-form η₂; every statistical assertion
 is a bound in standard errors with fixed keys. Method/group coverage of the accuracy tests:
 
-| method   | perm (S_4) | so2 (SO(2))         | so3 (SO(3) irreps)                        |
-|----------|------------|---------------------|-------------------------------------------|
-| oracle   | yes        | yes                 | yes                                       |
-| crossfit | yes        | yes (+ default MLP) | yes                                       |
-| riskgap  | yes        | yes                 | yes                                       |
-| pairing  | yes        | no: finite groups   | no: finite groups                         |
-| mmd      | yes        | yes                 | no: 6-D inputs, bias about −14% at N=4096 |
+| method   | perm (S_4) | so2 (SO(2))         | so3 (irreps, 6-D x)             | so3v (irreps, 3-D x) |
+|----------|------------|---------------------|---------------------------------|----------------------|
+| oracle   | yes        | yes                 | yes                             | yes                  |
+| crossfit | yes        | yes (+ default MLP) | yes                             | —                    |
+| riskgap  | yes        | yes                 | yes                             | —                    |
+| pairing  | yes        | no: finite groups   | no: finite groups               | no: finite groups    |
+| mmd      | yes        | yes                 | no: bias about −14% at N=4096   | yes                  |
+
+mmd smooths over the inputs with a kernel, so its bias grows with the input dimension: on the
+6-D so3 task it underestimates by about 14% at N = 4096 (documented in `_mmd.py`); on 3-D
+irreps inputs it is within tolerance, with a large standard error.
 
 Compilation dominates the cost, so the module compiles with XLA optimizations off
 (`fast_compile`), and `run` caches each estimate for the tests that share it.
@@ -57,11 +61,11 @@ COVERED = [
     ("crossfit", "perm"), ("crossfit", "so2"), ("crossfit", "so3"),
     ("riskgap", "perm"), ("riskgap", "so2"), ("riskgap", "so3"),
     ("pairing", "perm"),
-    ("mmd", "perm"), ("mmd", "so2"),
+    ("mmd", "perm"), ("mmd", "so2"), ("oracle", "so3v"), ("mmd", "so3v"),
 ]  # fmt: skip
 SLOW = {
     ("mmd", "perm"), ("mmd", "so2"), ("pairing", "perm"), ("crossfit", "perm"),
-    ("crossfit", "so3"), ("riskgap", "so3"), ("oracle", "so3"),
+    ("crossfit", "so3"), ("riskgap", "so3"), ("oracle", "so3"), ("mmd", "so3v"),
 }  # fmt: skip
 
 
