@@ -32,6 +32,7 @@ from _harness import (
 from models import DIM, SYMMETRIES, WIDTH, mlp, mlp_params
 
 import symreg
+from symreg.groups import sample_pairs
 
 MIN_PAIRS = 4096  # the slope is fitted where S·B >= MIN_PAIRS (fixed costs are negligible)
 # chunks of transformed inputs that keep a layer's activations (2048 × 256 floats = 2 MiB)
@@ -180,7 +181,7 @@ def chunk_check_record(s, b, chunk_size, params, key):
 
 def _stage_fns(sym, s):
     """Jitted stages: sampling; sampling + input action on every pair; the whole kernel."""
-    sample = lambda k, b: sym.transforms.sample(k, (s, b))
+    sample = lambda k, b: sample_pairs(sym.transforms, k, (s, b))  # as the kernel draws them
     act = jax.vmap(jax.vmap(sym.act_input), in_axes=(0, None))
 
     def sample_and_act(k, x):
