@@ -93,17 +93,7 @@ def time_fn(
 
 def memory_bytes(jitted: Callable, *args, **kwargs) -> dict[str, int] | None:
     """XLA's static memory analysis of a jitted function: temp, argument, output bytes."""
-    compiled = jitted.lower(*args, **kwargs).compile()
-    m = compiled.memory_analysis()
-    if m is None:
-        return None
-    out = {
-        "temp_bytes": int(m.temp_size_in_bytes),
-        "argument_bytes": int(m.argument_size_in_bytes),
-        "output_bytes": int(m.output_size_in_bytes),
-    }
-    out["peak_bytes"] = sum(out.values())
-    return out
+    return compiled_memory(jitted.lower(*args, **kwargs).compile())
 
 
 def emit(record: dict[str, Any]) -> None:

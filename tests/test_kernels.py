@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.test_util import check_grads
+from stats_helpers import rel_max, stat_check
 
 import symreg
 from symreg import actions as A
@@ -30,23 +31,8 @@ ATOL_F32 = 1e-6
 RELAX_RTOL_F32 = 1e-4
 #: Agreement of chunked and unchunked evaluations (different batch shapes round differently).
 CHUNK_RTOL_F32 = 1e-5
-#: Statistical assertions allow this many standard errors.
-NUM_SE = 4.0
 
 CYC = symreg.Symmetry(G.Cyclic(8), A.Regular(), A.Regular())
-
-
-def rel_max(err):
-    return float(jnp.max(err))
-
-
-def stat_check(diff, truth=0.0, what=""):
-    """|mean(diff) − truth| within NUM_SE standard errors of the mean (per-example values)."""
-    diff = np.asarray(diff, np.float64)
-    mean, se = diff.mean(), diff.std(ddof=1) / np.sqrt(diff.size)
-    z = abs(mean - truth) / se
-    assert z <= NUM_SE, f"{what}: {mean:.5g} vs {truth:.5g} (s.e. {se:.2g}, z = {z:.2f})"
-    return mean, se
 
 
 def mlp(params, x):

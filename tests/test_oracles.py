@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from stats_helpers import rel_max, stat_check
 
 import symreg
 from symreg import actions as A
@@ -25,8 +26,6 @@ from symreg.equivariance import get_metric, pairwise_errors
 
 #: Largest relative error of an exactly equivariant float32 model (rounding only).
 RTOL_F32 = 1e-5
-#: Statistical assertions allow this many standard errors.
-NUM_SE = 4.0
 #: ED_2 = 2‖f − Qf‖² on an orbit-closed batch holds up to float32 rounding of the sums.
 ORBIT_RTOL_F32 = 1e-4
 #: Relative gap between ED_2(e^{tA})/t² and ‖L_A f‖² at the smallest t.
@@ -36,19 +35,6 @@ LIE_TS = (0.1, 0.03, 0.01)
 CYC = symreg.Symmetry(G.Cyclic(8), A.Regular(), A.Regular())
 
 pytestmark = pytest.mark.usefixtures("fast_compile")
-
-
-def rel_max(err):
-    return float(jnp.max(err))
-
-
-def stat_check(diff, truth=0.0, what=""):
-    """|mean(diff) − truth| within NUM_SE standard errors of the mean (per-example values)."""
-    diff = np.asarray(diff, np.float64)
-    mean, se = diff.mean(), diff.std(ddof=1) / np.sqrt(diff.size)
-    z = abs(mean - truth) / se
-    assert z <= NUM_SE, f"{what}: {mean:.5g} vs {truth:.5g} (s.e. {se:.2g}, z = {z:.2f})"
-    return mean, se
 
 
 # --- models --------------------------------------------------------------------------------

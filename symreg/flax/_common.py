@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -108,26 +107,29 @@ def check_update(step: jax.Array, grads: Any, params: Any, tuner_state: DualAsce
     _debug.check_finite(tuner_state.weight, "the penalty weight after the tuner update", step=step)
 
 
-def penalty_every_k(
-    every: int, count: jax.Array, penalty_and_grads: Callable[[], tuple[Any, Any]]
-) -> tuple[jax.Array, Any, jax.Array]:
-    """(penalty, gradients, on): `penalty_and_grads()` on every `every`-th step, zeros otherwise.
+def regularized_grads(grad_fn, params, *, every, count, penalty_fn, weight):
+    """(total, task, penalty, on, aux, grads) of one step, with the penalty on every k-th step.
 
-    The whole value-and-gradient of the penalty runs inside one `lax.cond` on
-    `count % every == 0`: only that branch runs, and only parameter-shaped gradients cross the
-    branch boundary (differentiating through a cond would make the skipped branch write zeroed
+    `grad_fn(params, with_penalty)` is `jax.value_and_grad` of the step's objective, whose aux is
+    (task, penalty, aux) with the penalty and (task, aux) without. With every = 1 the penalty
+    shares the task loss's clean forward. Otherwise the penalty's whole value and gradient,
+    `jax.value_and_grad(penalty_fn)`, run inside one `lax.cond` on `count % every == 0` with
+    weight every·β: only that branch runs, and only parameter-shaped gradients cross the branch
+    boundary (differentiating through a cond would make the skipped branch write zeroed
     activations of the taken one), so a skipped step costs a plain step.
     """
+    if every == 1:  # one clean forward shared by the task loss and the penalty
+        (total, (task, penalty, aux)), grads = grad_fn(params, True)
+        return total, task, penalty, jnp.bool_(True), aux, grads
+    (_, (task, aux)), grads = grad_fn(params, False)
     on = jnp.mod(count, every) == 0
-    shapes = jax.eval_shape(penalty_and_grads)
+    compute = lambda: jax.value_and_grad(penalty_fn)(params)
+    shapes = jax.eval_shape(compute)
     zeros = lambda: jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)
-    penalty, grads = jax.lax.cond(on, penalty_and_grads, zeros)
-    return penalty, grads, on
-
-
-def add_scaled(grads: Any, more: Any, scale: jax.Array) -> Any:
-    """grads + scale·more, leafwise."""
-    return jax.tree.map(lambda a, b: a + scale.astype(a.dtype) * b, grads, more)
+    penalty, more = jax.lax.cond(on, compute, zeros)
+    scale = weight * every
+    grads = jax.tree.map(lambda a, b: a + scale.astype(a.dtype) * b, grads, more)
+    return combine(task, penalty, scale), task, penalty, on, aux, grads
 
 
 def update_tuner(tuner: Any, tuner_state: Any, penalty: jax.Array, on: jax.Array) -> Any:

@@ -138,17 +138,11 @@ def linen_step(spec: SymmetryPenalty, loss_fn, apply_kwargs, rng_streams, every,
         return total, (task, penalty, updates)
 
     grad_fn = jax.value_and_grad(objective, has_aux=True)
-    if every == 1:  # one clean forward shared by the task loss and the penalty
-        (total, (task, penalty, updates)), grads = grad_fn(state.params, True)
-        on = jnp.bool_(True)
-    else:  # the penalty's own value and gradient, on every k-th step only, weight k·β
-        (_, (task, updates)), grads = grad_fn(state.params, False)
-        sub = spec.sub_batch(x)
-        own = lambda p: spec.with_outputs(transformed, p, sub, keys.group, step=step)[1]
-        compute = lambda: jax.value_and_grad(own)(state.params)
-        penalty, more, on = _common.penalty_every_k(every, state.step, compute)
-        grads = _common.add_scaled(grads, more, weight * every)
-        total = _common.combine(task, penalty, weight * every)
+    sub = spec.sub_batch(x)
+    own = lambda p: spec.with_outputs(transformed, p, sub, keys.group, step=step)[1]
+    total, task, penalty, on, updates, grads = _common.regularized_grads(
+        grad_fn, state.params, every=every, count=state.step, penalty_fn=own, weight=weight
+    )
     new_state = state.apply_gradients(
         grads=grads,
         key=keys.next,

@@ -122,18 +122,13 @@ def nnx_step(spec: SymmetryPenalty, loss_fn, every, state: NNXTrainState, x, y):
         return total, (task, penalty, after)
 
     grad_fn = jax.value_and_grad(objective, has_aux=True)
-    if every == 1:  # one clean forward shared by the task loss and the penalty
-        (total, (task, penalty, after)), grads = grad_fn(params, True)
-        on = jnp.bool_(True)
-    else:  # the penalty's own value and gradient, on every k-th step only, weight k·β
-        (_, (task, after)), grads = grad_fn(params, False)
-        transformed = lambda p, xt: nnx.merge(graphdef, p, penalty_keys, rest, copy=True)(xt)
-        sub = spec.sub_batch(x)
-        own = lambda p: spec.with_outputs(transformed, p, sub, keys.group, step=step)[1]
-        compute = lambda: jax.value_and_grad(own)(params)
-        penalty, more, on = _common.penalty_every_k(every, optimizer.step.get_value(), compute)
-        grads = _common.add_scaled(grads, more, weight * every)
-        total = _common.combine(task, penalty, weight * every)
+    transformed = lambda p, xt: nnx.merge(graphdef, p, penalty_keys, rest, copy=True)(xt)
+    sub = spec.sub_batch(x)
+    own = lambda p: spec.with_outputs(transformed, p, sub, keys.group, step=step)[1]
+    count = optimizer.step.get_value()
+    total, task, penalty, on, after, grads = _common.regularized_grads(
+        grad_fn, params, every=every, count=count, penalty_fn=own, weight=weight
+    )
     nnx.update(model, after)
     optimizer.update(model, grads)
     new_state = state.replace(
