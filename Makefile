@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.symreg-installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/symreg bench
+
+soak: $(STAMP)
+	cd benchmarks && ../$(BIN)/python soak.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
