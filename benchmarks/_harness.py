@@ -67,7 +67,8 @@ def time_fn(
     (`compile_s`); the timed calls then run the compiled executable.
 
     Returns:
-      dict with median_s, p25_s, p75_s, min_s, repeats, compile_s (None if not jitted).
+      dict with median_s, p25_s, p75_s, min_s, repeats, compile_s (None if not jitted) and
+      times (the seconds of each call).
     """
     compile_s = None
     if hasattr(fn, "lower"):
@@ -80,15 +81,7 @@ def time_fn(
         t0 = time.perf_counter()
         block(fn(*args, **kwargs))
         times.append(time.perf_counter() - t0)
-    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
-    return {
-        "median_s": statistics.median(times),
-        "p25_s": q[0],
-        "p75_s": q[2],
-        "min_s": min(times),
-        "repeats": len(times),
-        "compile_s": compile_s,
-    }
+    return _summary(times, compile_s)
 
 
 def memory_bytes(jitted: Callable, *args, **kwargs) -> dict[str, int] | None:
