@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from symreg import _validation
 
@@ -117,7 +120,56 @@ class AbstractTransformSet(abc.ABC):
 
     def element_struct(self) -> Any:
         """Shapes and dtypes of one element, as a pytree of `jax.ShapeDtypeStruct`."""
-        return jax.eval_shape(self.base.identity)
+        return _element_struct(self.base)
+
+    def check_element(self, g: Element, *, name: str = "g") -> None:
+        """Raises if `g` is not one element of the base group (no batch axis).
+
+        The structure, shapes and dtype kind (integer or floating) are checked always, also
+        under `jax.jit` and `jax.vmap` (at trace time, for free). The values are checked only
+        when `g` is concrete: an index out of range, an array that is not a permutation, a
+        matrix that is not orthogonal (or has the wrong determinant), a non-finite entry.
+
+        Args:
+          g: one element (an array, or a tuple for products).
+          name: how `g` is called in the error message.
+
+        Raises:
+          TypeError: `g` has the wrong structure or dtype kind.
+          ValueError: `g` has the wrong shape, or (concrete) values that are no element.
+
+        Examples:
+          >>> from symreg.groups import Cyclic
+          >>> Cyclic(4).check_element(3)
+          >>> Cyclic(4).compose(7, 1)
+          Traceback (most recent call last):
+          ...
+          ValueError: g = 7 is not an element of Cyclic(n=4): expected an integer in [0, 4)
+        """
+        self.base._check_element(g, name)
+
+    def _check_element(self, g: Element, name: str) -> None:
+        struct = _element_struct(self)
+        if jax.tree.structure(g) != jax.tree.structure(struct):
+            raise TypeError(
+                f"{name} must be one element of {self!r}, shaped like {_describe(struct)}; "
+                f"got {_describe(jax.tree.map(_struct_of, g))}"
+            )
+        for leaf, want in zip(jax.tree.leaves(g), jax.tree.leaves(struct), strict=True):
+            _check_leaf(self, leaf, want, name)
+        if all(map(_is_concrete, jax.tree.leaves(g))):
+            msg = self._element_value_error(jax.tree.map(np.asarray, g))
+            if msg is not None:
+                shown = jax.tree.map(
+                    lambda a: " ".join(np.array2string(a, threshold=12, precision=4).split()),
+                    jax.tree.map(np.asarray, g),
+                )
+                shown = str(shown).replace("'", "")
+                raise ValueError(f"{name} = {shown} is not an element of {self!r}: {msg}")
+
+    def _element_value_error(self, g: Element) -> str | None:
+        """Why the concrete element `g` (NumPy arrays) is not in the group, or None."""
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,6 +288,93 @@ class AbstractStratifiedSampler(abc.ABC):
     @abc.abstractmethod
     def _sample_stratified(self, key: jax.Array, s: int) -> Element:
         """Draws one stratified set of `s` >= 1 elements, stacked on a new leading axis."""
+
+
+@functools.cache
+def _element_struct(group: AbstractTransformSet) -> Any:
+    return jax.eval_shape(group.base.identity)
+
+
+def _is_concrete(leaf: Any) -> bool:
+    if isinstance(leaf, jax.core.Tracer):
+        return False
+    return isinstance(leaf, (int, float, np.ndarray, np.generic, jax.Array))
+
+
+def _struct_of(leaf: Any) -> Any:
+    return jax.ShapeDtypeStruct(jnp.shape(leaf), jnp.result_type(leaf))
+
+
+def _describe(struct: Any) -> str:
+    return str(jax.tree.map(lambda s: f"{s.dtype}{list(s.shape)}", struct))
+
+
+def _check_leaf(group: AbstractTransformSet, leaf: Any, want: Any, name: str) -> None:
+    if isinstance(leaf, (bool, np.bool_)):
+        kind = "bool"
+    elif isinstance(leaf, int):
+        kind, shape = "int", ()
+    elif isinstance(leaf, float):
+        kind, shape = "float", ()
+    elif hasattr(leaf, "shape") and hasattr(leaf, "dtype"):
+        kind = "int" if jnp.issubdtype(leaf.dtype, jnp.integer) else "float"
+        kind = kind if jnp.issubdtype(leaf.dtype, jnp.number) else str(leaf.dtype)
+        shape = tuple(leaf.shape)
+    else:
+        raise TypeError(
+            f"{name} must be an element of {group!r} ({_describe(want)}), got {type(leaf).__name__}"
+        )
+    integer = jnp.issubdtype(want.dtype, jnp.integer)
+    if kind not in ("int", "float") or (kind == "float" and integer):
+        raise TypeError(
+            f"{name} must be an element of {group!r}: expected an "
+            f"{'integer' if integer else 'integer or floating'} dtype "
+            f"({_describe(want)}), got {getattr(leaf, 'dtype', kind)}"
+        )
+    if shape != tuple(want.shape):
+        raise ValueError(
+            f"{name} must be one element of {group!r}: expected shape {tuple(want.shape)} "
+            f"(no batch axis; vmap over batches), got shape {shape}"
+        )
+
+
+def checks_elements(*names: str) -> Callable:
+    """Decorates a group method so that its leading arguments are checked as elements.
+
+    Args:
+      *names: the names of the leading positional arguments that are elements.
+
+    Returns:
+      A decorator for methods `method(self, g, h, ...)`.
+    """
+
+    def decorate(method):
+        @functools.wraps(method)
+        def checked(self, *args):
+            for name, arg in zip(names, args, strict=False):
+                self._check_element(arg, name)
+            return method(self, *args)
+
+        return checked
+
+    return decorate
+
+
+def check_index(group: AbstractFiniteGroup, i: Any, name: str = "i") -> None:
+    """Raises if `i` is not an integer scalar index in [0, order) (the range when concrete)."""
+    dtype = getattr(i, "dtype", None)
+    integer = isinstance(i, int) or (dtype is not None and jnp.issubdtype(dtype, jnp.integer))
+    if isinstance(i, bool) or not integer:
+        raise TypeError(f"{name} must be an integer index into {group!r}, got {i!r:.80}")
+    if jnp.ndim(i) != 0:
+        raise ValueError(
+            f"{name} must be one integer index (a scalar; vmap over batches), got shape "
+            f"{jnp.shape(i)}"
+        )
+    if not isinstance(i, jax.core.Tracer) and not 0 <= int(i) < group.order:
+        raise ValueError(
+            f"{name} = {int(i)} is not an index of {group!r}: expected 0 <= {name} < {group.order}"
+        )
 
 
 def check_sampling(sampling: Any) -> str:

@@ -8,7 +8,7 @@ Haar-random element, so that each element is exactly Haar-distributed.
 from __future__ import annotations
 
 import dataclasses
-from typing import final
+from typing import ClassVar, final
 
 import jax
 import jax.numpy as jnp
@@ -19,8 +19,13 @@ from symreg.groups._base import (
     AbstractLieGroup,
     AbstractMatrixRepresentation,
     AbstractStratifiedSampler,
+    checks_elements,
 )
 from symreg.groups._stratified import lattice_points, quaternion_points
+
+#: How far from orthogonal (max |gᵀg − I|) a concrete matrix element may be: loose enough for
+#: float32 products of many rotations, tight enough to refuse a matrix that is no rotation.
+ORTHOGONALITY_TOLERANCE = 1e-3
 
 _SO2_GENERATOR = jnp.array([[[0.0, -1.0], [1.0, 0.0]]], jnp.float32)
 # (L_i)_{jk} = -ε_{ijk}: infinitesimal rotations about the x, y and z axes.
@@ -100,17 +105,34 @@ def _check_coefficients(c, k, name="coefficients"):
 class _MatrixLieGroup(AbstractLieGroup, AbstractMatrixRepresentation):
     """Shared structure of the orthogonal matrix groups (private)."""
 
+    #: True for SO(d): elements have determinant +1.
+    special: ClassVar[bool] = False
+
+    @checks_elements("g", "h")
     def compose(self, g, h):
         return jnp.asarray(g) @ jnp.asarray(h)
 
+    @checks_elements("g")
     def inverse(self, g):
         return jnp.swapaxes(jnp.asarray(g), -1, -2)
 
     def identity(self):
         return jnp.eye(self.vector_dim, dtype=_validation.float_dtype())
 
+    @checks_elements("g")
     def defining_matrix(self, g):
         return jnp.asarray(g)
+
+    def _element_value_error(self, g):
+        g = np.asarray(g, np.float64)
+        if not np.all(np.isfinite(g)):
+            return "it has NaN or Inf entries"
+        off = np.max(np.abs(g.T @ g - np.eye(self.vector_dim)))
+        if off > ORTHOGONALITY_TOLERANCE:
+            return f"expected an orthogonal matrix, but max |gᵀg − I| = {off:.3g}"
+        if self.special and np.linalg.det(g) < 0:
+            return "expected a rotation (determinant +1), got a reflection (determinant −1)"
+        return None
 
 
 @final
@@ -129,6 +151,8 @@ class SO2(_MatrixLieGroup, AbstractStratifiedSampler):
       >>> SO2().exp(jax.numpy.array([0.0])).tolist()
       [[1.0, -0.0], [0.0, 1.0]]
     """
+
+    special: ClassVar[bool] = True
 
     @property
     def vector_dim(self) -> int:
@@ -215,6 +239,8 @@ class SO3(_MatrixLieGroup, AbstractStratifiedSampler):
       >>> r.shape, bool(jnp.allclose(jnp.linalg.det(r), 1.0, atol=1e-5))
       ((2, 3, 3), True)
     """
+
+    special: ClassVar[bool] = True
 
     @property
     def vector_dim(self) -> int:
@@ -317,11 +343,16 @@ class Translations(AbstractLieGroup, AbstractStratifiedSampler):
         points = jnp.asarray(lattice_points(s, self.dim), _validation.float_dtype())
         return self.period * jnp.mod(points + shift, 1.0)
 
+    @checks_elements("g", "h")
     def compose(self, g, h):
         return jnp.mod(jnp.asarray(g) + jnp.asarray(h), self.period)
 
+    @checks_elements("g")
     def inverse(self, g):
         return jnp.mod(-jnp.asarray(g), self.period)
+
+    def _element_value_error(self, g):
+        return None if np.all(np.isfinite(g)) else "it has NaN or Inf entries"
 
     def identity(self):
         return jnp.zeros((self.dim,), _validation.float_dtype())

@@ -14,6 +14,7 @@ from typing import final
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from symreg import _validation
 from symreg.groups._base import (
@@ -22,6 +23,8 @@ from symreg.groups._base import (
     AbstractMatrixRepresentation,
     AbstractPermutationRepresentation,
     AbstractStratifiedSampler,
+    check_index,
+    checks_elements,
 )
 
 #: Stratified draws of S elements are without replacement when order <= SHUFFLE_RATIO * S.
@@ -80,15 +83,24 @@ class Cyclic(
     def _sample_stratified(self, key, s):
         return without_replacement(self, key, s)
 
+    def _element_value_error(self, g):
+        if not 0 <= int(g) < self.n:
+            return f"expected an integer in [0, {self.n})"
+        return None
+
     def element_from_index(self, i):
+        check_index(self, i)
         return jnp.asarray(i, jnp.int32)
 
+    @checks_elements("g")
     def index(self, g):
         return jnp.asarray(g, jnp.int32)
 
+    @checks_elements("g", "h")
     def compose(self, g, h):
         return jnp.mod(jnp.asarray(g, jnp.int32) + h, self.n)
 
+    @checks_elements("g")
     def inverse(self, g):
         return jnp.mod(-jnp.asarray(g, jnp.int32), self.n)
 
@@ -99,6 +111,7 @@ class Cyclic(
     def vector_dim(self) -> int:
         return 2
 
+    @checks_elements("g")
     def defining_matrix(self, g):
         return _rotation_2d(2 * jnp.pi * jnp.asarray(g, _validation.float_dtype()) / self.n)
 
@@ -106,6 +119,7 @@ class Cyclic(
     def degree(self) -> int:
         return self.n
 
+    @checks_elements("g")
     def permutation(self, g):
         return jnp.mod(jnp.arange(self.n, dtype=jnp.int32) - g, self.n)
 
@@ -154,9 +168,16 @@ class Dihedral(
     def _sample_stratified(self, key, s):
         return without_replacement(self, key, s)
 
+    def _element_value_error(self, g):
+        if not 0 <= int(g) < 2 * self.n:
+            return f"expected an integer k + {self.n}·m in [0, {2 * self.n}) (m = 1: a reflection)"
+        return None
+
     def element_from_index(self, i):
+        check_index(self, i)
         return jnp.asarray(i, jnp.int32)
 
+    @checks_elements("g")
     def index(self, g):
         return jnp.asarray(g, jnp.int32)
 
@@ -164,12 +185,14 @@ class Dihedral(
         g = jnp.asarray(g, jnp.int32)
         return jnp.mod(g, self.n), g // self.n
 
+    @checks_elements("g", "h")
     def compose(self, g, h):
         k1, m1 = self._split(g)
         k2, m2 = self._split(h)
         k = jnp.mod(k1 + (1 - 2 * m1) * k2, self.n)
         return k + self.n * jnp.bitwise_xor(m1, m2)
 
+    @checks_elements("g")
     def inverse(self, g):
         k, m = self._split(g)
         return jnp.where(m == 1, k, jnp.mod(-k, self.n)) + self.n * m
@@ -181,6 +204,7 @@ class Dihedral(
     def vector_dim(self) -> int:
         return 2
 
+    @checks_elements("g")
     def defining_matrix(self, g):
         k, m = self._split(g)
         flip = jnp.diag(
@@ -194,6 +218,7 @@ class Dihedral(
     def degree(self) -> int:
         return self.n
 
+    @checks_elements("g")
     def permutation(self, g):
         k, m = self._split(g)
         return jnp.mod((1 - 2 * m) * (jnp.arange(self.n, dtype=jnp.int32) - k), self.n)
@@ -253,6 +278,11 @@ class Symmetric(
             return without_replacement(self, key, s)
         return latin_permutations(key, s, self.n)
 
+    def _element_value_error(self, g):
+        if not np.array_equal(np.sort(g), np.arange(self.n)):
+            return f"expected a permutation of 0, ..., {self.n - 1} (each index once)"
+        return None
+
     def _check_rankable(self):
         if self.n > 12:
             raise ValueError(
@@ -262,6 +292,7 @@ class Symmetric(
 
     def element_from_index(self, i):
         self._check_rankable()
+        check_index(self, i)
         i = jnp.asarray(i, jnp.int32)
         used = jnp.zeros((self.n,), bool)
         out = []
@@ -274,6 +305,7 @@ class Symmetric(
             out.append(choice)
         return jnp.stack(out)
 
+    @checks_elements("g")
     def index(self, g):
         self._check_rankable()
         g = jnp.asarray(g, jnp.int32)
@@ -281,9 +313,11 @@ class Symmetric(
         radices = jnp.array([math.factorial(self.n - 1 - i) for i in range(self.n)], jnp.int32)
         return jnp.sum(smaller_later * radices).astype(jnp.int32)
 
+    @checks_elements("g", "h")
     def compose(self, g, h):
         return jnp.asarray(h, jnp.int32)[jnp.asarray(g, jnp.int32)]
 
+    @checks_elements("g")
     def inverse(self, g):
         g = jnp.asarray(g, jnp.int32)
         return jnp.zeros_like(g).at[g].set(jnp.arange(self.n, dtype=jnp.int32))
@@ -295,6 +329,7 @@ class Symmetric(
     def vector_dim(self) -> int:
         return self.n
 
+    @checks_elements("g")
     def defining_matrix(self, g):
         return jnp.eye(self.n, dtype=_validation.float_dtype())[jnp.asarray(g, jnp.int32)]
 
@@ -302,6 +337,7 @@ class Symmetric(
     def degree(self) -> int:
         return self.n
 
+    @checks_elements("g")
     def permutation(self, g):
         return jnp.asarray(g, jnp.int32)
 

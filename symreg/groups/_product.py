@@ -14,6 +14,8 @@ from symreg.groups._base import (
     AbstractGroup,
     AbstractLieGroup,
     AbstractStratifiedSampler,
+    check_index,
+    checks_elements,
 )
 from symreg.groups._stratified import random_pairing
 
@@ -93,11 +95,20 @@ class DirectProduct(AbstractGroup, AbstractStratifiedSampler):
         parts = [f._sample_stratified(k, s) for f, k in zip(self.factors, keys, strict=True)]
         return random_pairing(pair_key, parts)
 
+    @checks_elements("g", "h")
     def compose(self, g, h):
         return tuple(f.compose(a, b) for f, a, b in zip(self.factors, g, h, strict=True))
 
+    @checks_elements("g")
     def inverse(self, g):
         return tuple(f.inverse(a) for f, a in zip(self.factors, g, strict=True))
+
+    def _element_value_error(self, g):
+        for i, (f, a) in enumerate(zip(self.factors, g, strict=True)):
+            msg = f._element_value_error(a)
+            if msg is not None:
+                return f"factor {i} ({f!r}): {msg}"
+        return None
 
     def identity(self):
         return tuple(f.identity() for f in self.factors)
@@ -117,12 +128,14 @@ class _FiniteProduct(DirectProduct, AbstractFiniteGroup):
         return [math.prod(orders[i + 1 :]) for i in range(len(orders))]
 
     def element_from_index(self, i):
+        check_index(self, i)
         i = jnp.asarray(i, jnp.int32)
         return tuple(
             f.element_from_index((i // s) % f.order)
             for f, s in zip(self.factors, self._strides(), strict=True)
         )
 
+    @checks_elements("g")
     def index(self, g):
         parts = [f.index(a) * s for f, a, s in zip(self.factors, g, self._strides(), strict=True)]
         return sum(parts[1:], parts[0]).astype(jnp.int32)
