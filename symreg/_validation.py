@@ -61,6 +61,20 @@ def shape_tuple(shape: Any, name: str = "shape") -> tuple[int, ...]:
     return tuple(out)
 
 
+def float64_values(value: Any, name: str, what: str = "a number or an array of numbers"):
+    """`value` as a float64 NumPy array, or None when it is traced (not inspectable).
+
+    Raises:
+      TypeError: `value` is not convertible to real numbers.
+    """
+    if isinstance(value, jax.core.Tracer):
+        return None
+    try:
+        return np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}") from None
+
+
 def check_callable(fn: Any, name: str) -> None:
     """Raises `TypeError` if `fn` is not callable."""
     if not callable(fn):

@@ -48,7 +48,11 @@ class AbstractAction(abc.ABC):
 
     @abc.abstractmethod
     def apply(self, group: AbstractGroup, g: Any, x: Any) -> Any:
-        """Acts with one element `g` of `group` on one example `x` (no batch axis)."""
+        """Acts with one element `g` of `group` on one example `x` (no batch axis).
+
+        Unchecked, for speed inside kernels; `Symmetry.act_input` and `act_output` check
+        the element and the example first.
+        """
 
     @abc.abstractmethod
     def _group_error(self, group: AbstractGroup) -> str | None:

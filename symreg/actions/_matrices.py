@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from symreg import _validation
 from symreg.groups import AbstractFiniteGroup
 
 #: Largest max |M Mᵀ − I| and max |ρ(gh) − ρ(g)ρ(h)| accepted (float32 rounding is ~1e-7).
@@ -49,12 +50,9 @@ class MatrixTable:
           ValueError: a shape other than (G, d, d) with G, d >= 1, NaN or Inf entries, or a
             matrix that is not orthogonal.
         """
-        try:
-            a = np.array(matrices, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"matrices must be a (G, d, d) array of real numbers, got {type(matrices).__name__}"
-            ) from None
+        a = _validation.float64_values(matrices, "matrices", "a (G, d, d) array of real numbers")
+        if a is None:
+            raise TypeError("matrices must be concrete (built outside jax.jit), got a tracer")
         if a.ndim != 3 or a.shape[1] != a.shape[2] or 0 in a.shape:
             raise ValueError(
                 f"matrices must have shape (G, d, d) with G, d >= 1 (one d×d matrix per group "

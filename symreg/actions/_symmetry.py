@@ -68,15 +68,34 @@ class Symmetry:
         return self.transforms.is_group and self.act_in.is_exact(g) and self.act_out.is_exact(g)
 
     def act_input(self, g: Any, x: Any) -> Any:
-        """ρ_in(g) x for one element and one input example."""
+        """ρ_in(g) x for one element and one input example (no batch axes; vmap over them).
+
+        Raises:
+          TypeError, ValueError: `g` is not one element of the group, or `x` does not fit
+            `act_in` (see `AbstractTransformSet.check_element` and `check_input`).
+        """
+        self.group.check_element(g)
+        self.check_input(x)
         return self.act_in.apply(self.group, g, x)
 
     def act_output(self, g: Any, y: Any) -> Any:
-        """ρ_out(g) y for one element and one output."""
+        """ρ_out(g) y for one element and one output (no batch axes; vmap over them).
+
+        Raises:
+          TypeError, ValueError: `g` is not one element of the group, or `y` does not fit
+            `act_out`.
+        """
+        self.group.check_element(g)
+        self.check_output(y, name="y")
         return self.act_out.apply(self.group, g, y)
 
     def act_output_inverse(self, g: Any, y: Any) -> Any:
-        """ρ_out(g)⁻¹ y = ρ_out(g⁻¹) y for one element and one output."""
+        """ρ_out(g)⁻¹ y = ρ_out(g⁻¹) y for one element and one output.
+
+        Raises:
+          TypeError, ValueError: as `act_output`.
+        """
+        self.check_output(y, name="y")
         return self.act_out.apply(self.group, self.group.inverse(g), y)
 
     def check_input(self, example: Any, *, name: str = "x") -> None:

@@ -47,6 +47,21 @@ def check_output(fx: Any, b: int, symmetry: Symmetry) -> None:
     symmetry.check_output(_one_example(fx), name="apply_fn output (one example)")
 
 
+def check_elements(elements: Any, lead: tuple[int, ...], symmetry: Symmetry) -> None:
+    """Checks group elements with leading axes `lead` (e.g. (S, B)) against the group."""
+    group = symmetry.group
+    leaves = jax.tree.leaves(elements)
+    shapes = [tuple(getattr(a, "shape", ())) for a in leaves]
+    if not leaves or lead[0] == 0 or any(sh[: len(lead)] != lead for sh in shapes):
+        raise ValueError(
+            f"elements must be elements of {group!r} with leading axes {lead} (S >= 1 "
+            f"elements), got leaves of shapes {shapes}"
+        )
+    k = len(lead)
+    one = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape[k:], a.dtype), elements)
+    group.check_element(one, name="elements (one element)")
+
+
 def check_metric(metric: Any, fx: Any) -> None:
     """Raises `ValueError` unless `metric` maps two outputs (one example each) to a scalar."""
     one = _one_example(jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), fx))

@@ -11,9 +11,9 @@ import jax.numpy as jnp
 from symreg import _validation
 from symreg.actions import Symmetry
 from symreg.equivariance import _checks, _debug
-from symreg.equivariance._lie import lie_derivatives
+from symreg.equivariance._lie import unchecked_lie_derivatives
 from symreg.equivariance._metrics import Metric, get_metric
-from symreg.equivariance._pairs import pairwise_errors
+from symreg.equivariance._pairs import unchecked_pairwise_errors
 from symreg.groups import check_sampling, sample_pairs
 
 #: With chunk_size="auto" on one CPU device: pairs per forward pass, once S·B exceeds twice it.
@@ -69,16 +69,16 @@ def _sampled(
     shape = (num_samples,) if shared else (num_samples, b)
     chunk_size = _resolve_chunk(chunk_size, num_samples * b)
     g = sample_pairs(symmetry.transforms, key, shape, sampling=sampling)
-    errors = pairwise_errors(
+    errors = unchecked_pairwise_errors(
         apply_fn,
         params,
         x,
         _clean_outputs(apply_fn, params, x, debug),
         g,
-        symmetry=symmetry,
-        metric=metric,
-        shared=shared,
-        chunk_size=chunk_size,
+        symmetry,
+        metric,
+        shared,
+        chunk_size,
     )
     if debug:
         _debug.check_pairs(errors, g, shared=shared, what="the equivariance error")
@@ -188,16 +188,16 @@ def _exact(apply_fn, params, x, *, symmetry, metric, chunk_size, debug=False):
     _checks.check_metric(metric, out)
     elements = group.elements()
     chunk_size = _resolve_chunk(chunk_size, group.order * b)
-    errors = pairwise_errors(
+    errors = unchecked_pairwise_errors(
         apply_fn,
         params,
         x,
         _clean_outputs(apply_fn, params, x, debug),
         elements,
-        symmetry=symmetry,
-        metric=metric,
-        shared=True,
-        chunk_size=chunk_size,
+        symmetry,
+        metric,
+        True,
+        chunk_size,
     )
     if debug:
         _debug.check_pairs(
@@ -263,7 +263,7 @@ def _lie(apply_fn, params, x, *, symmetry, metric, debug=False):
     _checks.check_output(jax.eval_shape(apply_fn, params, x), b, symmetry)
     if debug:
         _debug.check_finite_examples(x, "x")
-    fx, d = lie_derivatives(apply_fn, params, x, symmetry)  # leading axes (k, B)
+    fx, d = unchecked_lie_derivatives(apply_fn, params, x, symmetry)  # leading axes (k, B)
     zero = jax.tree.map(jnp.zeros_like, d)
     errors = jax.vmap(jax.vmap(metric))(d, zero)
     if debug:

@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from symreg import _validation
 from symreg.actions import Symmetry
 from symreg.equivariance import _checks
 
@@ -32,7 +33,9 @@ def lie_derivatives(
       k = the number of generators.
 
     Raises:
-      TypeError: the group has no generators.
+      TypeError: `apply_fn` is not callable, `symmetry` is not a `Symmetry`, the group has no
+        generators, or `x` is not floating.
+      ValueError: `x` or f(x) does not fit the actions.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -45,7 +48,17 @@ def lie_derivatives(
       >>> fx.tolist(), d.tolist()   # d/dt (R(t) x)_0 = -x_1
       ([1.0], [[-2.0]])
     """
-    group = _checks.require_lie(symmetry, "lie_derivatives")
+    _checks.check_spec(apply_fn, symmetry)
+    _checks.require_lie(symmetry, "lie_derivatives")
+    b = _checks.check_input(x, symmetry)
+    _validation.check_floating(x, "x")
+    _checks.check_output(jax.eval_shape(apply_fn, params, x), b, symmetry)
+    return unchecked_lie_derivatives(apply_fn, params, x, symmetry)
+
+
+def unchecked_lie_derivatives(apply_fn, params, x, symmetry):
+    """`lie_derivatives` without its checks, for callers that have validated their inputs."""
+    group = symmetry.group
     k = group.num_generators
     c0 = jnp.zeros((k,), jnp.float32)
     basis = jnp.eye(k, dtype=jnp.float32)

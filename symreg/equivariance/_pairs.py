@@ -21,7 +21,9 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import PartitionSpec
 
+from symreg import _validation
 from symreg.actions import Symmetry
+from symreg.equivariance import _checks
 from symreg.equivariance._metrics import Metric
 
 #: The mesh axis name over which the group samples S are split (see `sample_shards`).
@@ -118,6 +120,11 @@ def pairwise_errors(
     Returns:
       Errors of shape (S, B).
 
+    Raises:
+      TypeError, ValueError: a bad `apply_fn` or `symmetry`, `x` or `fx` that does not fit
+        the actions, `elements` without the leading axes (S, B) (or (S,) if `shared`), a
+        metric that does not return a scalar, or a `chunk_size` that is not an int >= 1.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import symreg
@@ -132,6 +139,28 @@ def pairwise_errors(
       ...                 shared=True).tolist()
       [[1.0]]
     """
+    _checks.check_spec(apply_fn, symmetry)
+    b = _checks.check_input(x, symmetry)
+    s = _num_elements(elements)
+    _checks.check_elements(elements, (s,) if shared else (s, b), symmetry)
+    out = jax.eval_shape(apply_fn, params, x) if fx is None else fx
+    _checks.check_output(out, b, symmetry)
+    _checks.check_metric(metric, out)
+    chunk_size = _validation.optional_positive_int(chunk_size, "chunk_size")
+    return unchecked_pairwise_errors(
+        apply_fn, params, x, fx, elements, symmetry, metric, shared, chunk_size
+    )
+
+
+def _num_elements(elements: Any) -> int:
+    leaves = jax.tree.leaves(elements)
+    return leaves[0].shape[0] if leaves and getattr(leaves[0], "ndim", 0) else 0
+
+
+def unchecked_pairwise_errors(
+    apply_fn, params, x, fx, elements, symmetry, metric, shared, chunk_size
+):
+    """`pairwise_errors` without its checks, for kernels that have validated their inputs."""
     g = _to_example_major(elements, shared)
     b = jax.tree.leaves(x)[0].shape[0]
     s = jax.tree.leaves(elements)[0].shape[0]
@@ -196,6 +225,10 @@ def reynolds_average(
     Returns:
       (Qf)(x), with the structure and leading axis B of f(x).
 
+    Raises:
+      TypeError, ValueError: a bad `apply_fn` or `symmetry`, `x` or f(x) that does not fit
+        the actions, `elements` without a leading axis S, or a bad `chunk_size`.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import symreg
@@ -208,6 +241,16 @@ def reynolds_average(
       >>> reynolds_average(first, None, x, sym.transforms.elements(), symmetry=sym).tolist()
       [2.0]
     """
+    _checks.check_spec(apply_fn, symmetry)
+    b = _checks.check_input(x, symmetry)
+    _checks.check_elements(elements, (_num_elements(elements),), symmetry)
+    _checks.check_output(jax.eval_shape(apply_fn, params, x), b, symmetry)
+    chunk_size = _validation.optional_positive_int(chunk_size, "chunk_size")
+    return unchecked_reynolds_average(apply_fn, params, x, elements, symmetry, chunk_size)
+
+
+def unchecked_reynolds_average(apply_fn, params, x, elements, symmetry, chunk_size):
+    """`reynolds_average` without its checks, for callers that have validated their inputs."""
     b = jax.tree.leaves(x)[0].shape[0]
     s = jax.tree.leaves(elements)[0].shape[0]
     per_chunk = s if chunk_size is None else max(1, min(s, chunk_size // b))

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from symreg import _validation
 from symreg.equivariance import _checks
-from symreg.equivariance._pairs import reynolds_average
+from symreg.equivariance._pairs import unchecked_reynolds_average
 from symreg.groups import AbstractFiniteGroup, check_sampling
 
 
@@ -85,9 +85,7 @@ def symmetrize(
     def qf(params, x):
         b = _checks.check_input(x, symmetry)
         _checks.check_output(jax.eval_shape(apply_fn, params, x), b, symmetry)
-        return reynolds_average(
-            apply_fn, params, x, elements, symmetry=symmetry, chunk_size=chunk_size
-        )
+        return unchecked_reynolds_average(apply_fn, params, x, elements, symmetry, chunk_size)
 
     return qf
 

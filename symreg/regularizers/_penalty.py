@@ -16,9 +16,9 @@ from symreg.equivariance import (
     _checks,
     _debug,
     get_metric,
-    lie_derivatives,
-    pairwise_errors,
 )
+from symreg.equivariance._lie import unchecked_lie_derivatives
+from symreg.equivariance._pairs import unchecked_pairwise_errors
 
 METHODS = ("sampled", "lie")
 _LIE_METRICS = ("sq", "l2")
@@ -108,16 +108,8 @@ class SymmetryPenalty:
         _validation.check_key(key)
         b = _validation.batch_size(x, "x")
         g = self.symmetry.transforms.sample(key, (self.num_samples, b))
-        errors = pairwise_errors(
-            apply_fn,
-            params,
-            x,
-            fx,
-            g,
-            symmetry=self.symmetry,
-            metric=self.metric,
-            shared=False,
-            chunk_size=self.chunk_size,
+        errors = unchecked_pairwise_errors(
+            apply_fn, params, x, fx, g, self.symmetry, self.metric, False, self.chunk_size
         )
         if self.debug:
             what = "the symmetry penalty"
@@ -125,7 +117,7 @@ class SymmetryPenalty:
         return jnp.mean(errors)
 
     def _lie(self, apply_fn, params, x, step=None) -> tuple[Any, jax.Array]:
-        fx, d = lie_derivatives(apply_fn, params, x, self.symmetry)
+        fx, d = unchecked_lie_derivatives(apply_fn, params, x, self.symmetry)
         zero = jax.tree.map(jnp.zeros_like, d)
         errors = jax.vmap(jax.vmap(self.metric))(d, zero)
         if self.debug:
