@@ -24,9 +24,10 @@ import pytest
 import symreg
 from symreg import theory
 from symreg.actions import Irreps, Permutation, Regular, Vector
+from symreg.equivariance import lie_derivatives, pairwise_errors, reynolds_average, squared_l2
 from symreg.estimators import Estimate, LinearRegressor, estimate_data_error
 from symreg.flax import NNXTrainState, SymmetryTrainState, make_train_step
-from symreg.groups import SO2, Cyclic, Dihedral, Symmetric
+from symreg.groups import SO2, SO3, Cyclic, Dihedral, DirectProduct, Symmetric
 from symreg.regularizers import add_symmetry_penalty, regularized_loss, symmetry_penalty
 from symreg.tuning import (
     constant_weight,
@@ -75,6 +76,11 @@ def objective(loss_fn=mse, weight=0.5, y=None):
 
 def estimate(value=0.5, stderr=0.05, n=100, **kw):
     return Estimate(jnp.float32(value), jnp.float32(stderr), method="oracle", n=n, **kw)
+
+
+def duck_estimate(value):
+    """An estimate-like object that skips `Estimate`'s own checks (tuning must check too)."""
+    return SimpleNamespace(value=value, stderr=0.05, n=100, metric="sq", reason=None)
 
 
 def linen_state(**kw):
@@ -365,12 +371,12 @@ CASES = {
         r"weight must be finite and >= 0, got inf",
     ),
     "target-from-nan-estimate": (
-        lambda: target_from_estimate(estimate(value=math.nan), variance=0.1),
+        lambda: target_from_estimate(duck_estimate(math.nan), variance=0.1),
         V,
         r"estimate.value must be a finite number, got .*nan",
     ),
     "target-from-infinite-estimate": (
-        lambda: target_from_estimate(estimate(value=math.inf), variance=0.1),
+        lambda: target_from_estimate(duck_estimate(math.inf), variance=0.1),
         V,
         r"estimate.value must be a finite number, got .*inf",
     ),
@@ -479,6 +485,137 @@ CASES = {
         lambda: make_train_step(mse, symmetry=C4, method="exact"),
         V,
         r"method must be one of \('sampled', 'lie'\), got 'exact'",
+    ),
+    # --- group elements, Symmetry.act_*, low-level kernels, theory, Estimate, train state --
+    "group-compose-out-of-range": (
+        lambda: Cyclic(4).compose(7, 1),
+        V,
+        r"g = 7 is not an element of Cyclic\(n=4\): expected an integer in \[0, 4\)",
+    ),
+    "group-float-element-of-finite-group": (
+        lambda: Cyclic(4).inverse(1.5),
+        T,
+        r"g must be an element of Cyclic\(n=4\): expected an integer dtype",
+    ),
+    "group-batched-element": (
+        lambda: Symmetric(3).compose(jnp.zeros((2, 3), jnp.int32), jnp.arange(3)),
+        V,
+        r"g must be one element of Symmetric\(n=3\): expected shape \(3,\) \(no batch axis",
+    ),
+    "group-not-a-permutation": (
+        lambda: Symmetric(3).inverse(jnp.array([0, 0, 1])),
+        V,
+        r"g = \[0 0 1\] is not an element of Symmetric\(n=3\): expected a permutation",
+    ),
+    "group-matrix-not-orthogonal": (
+        lambda: SO3().compose(2 * jnp.eye(3), jnp.eye(3)),
+        V,
+        r"is not an element of SO3\(\): expected an orthogonal matrix, but max \|gᵀg − I\| = 3",
+    ),
+    "group-reflection-in-so3": (
+        lambda: SO3().inverse(jnp.diag(jnp.array([1.0, 1.0, -1.0]))),
+        V,
+        r"expected a rotation \(determinant \+1\), got a reflection",
+    ),
+    "group-index-out-of-range": (
+        lambda: Dihedral(3).element_from_index(6),
+        V,
+        r"i = 6 is not an index of Dihedral\(n=3\): expected 0 <= i < 6",
+    ),
+    "group-product-element-not-a-tuple": (
+        lambda: DirectProduct(SO2(), Cyclic(3)).inverse(jnp.eye(2)),
+        T,
+        r"g must be one element of DirectProduct\(SO2\(\), Cyclic\(n=3\)\), shaped like",
+    ),
+    "group-traced-element-wrong-shape": (
+        lambda: jax.jit(lambda g: Cyclic(4).compose(g, 1))(jnp.zeros(3, jnp.int32)),
+        V,
+        r"g must be one element of Cyclic\(n=4\): expected shape \(\)",
+    ),
+    "symmetry-act-input-wrong-size": (
+        lambda: C4.act_input(1, jnp.ones(5)),
+        V,
+        r"x: Regular\(axis=-1\) cannot act on one example .*expected axis -1 of size \|G\| = 4",
+    ),
+    "symmetry-act-output-wrong-element": (
+        lambda: ROT_EQ.act_output(jnp.eye(3), jnp.ones(2)),
+        V,
+        r"g must be one element of SO2\(\): expected shape \(2, 2\)",
+    ),
+    "pairwise-elements-wrong-batch": (
+        lambda: pairwise_errors(
+            norm, None, X2, None, SO2().sample(KEY, (3, 5)), symmetry=ROT, metric=squared_l2
+        ),
+        V,
+        r"elements must be elements of SO2\(\) with leading axes \(3, 4\)",
+    ),
+    "pairwise-x-does-not-fit": (
+        lambda: pairwise_errors(
+            norm, None, X4, None, SO2().sample(KEY, (3, 4)), symmetry=ROT, metric=squared_l2
+        ),
+        V,
+        r"x \(one example\): Vector\(\) cannot act",
+    ),
+    "reynolds-no-elements": (
+        lambda: reynolds_average(norm, None, X2, SO2().sample(KEY, (0,)), symmetry=ROT),
+        V,
+        r"elements must be elements of SO2\(\) with leading axes \(0,\) \(S >= 1",
+    ),
+    "lie-derivatives-on-finite-group": (
+        lambda: lie_derivatives(norm, None, X4, C4),
+        T,
+        r"lie_derivatives needs a continuous \(Lie\) group",
+    ),
+    "lie-derivatives-integer-x": (
+        lambda: lie_derivatives(norm, None, jnp.ones((4, 2), jnp.int32), ROT),
+        V,
+        r"x \(one example\).*expected a floating dtype, got int32",
+    ),
+    "theory-negative-eta": (
+        lambda: theory.approximation_error(-1.0, 0.0),
+        V,
+        r"eta must be finite and >= 0; got -1.0",
+    ),
+    "theory-nan-variance": (
+        lambda: theory.optimal_shrinkage(1.0, math.nan),
+        V,
+        r"variance must be >= 0 \(\+inf allowed, NaN not\); got nan",
+    ),
+    "theory-negative-noise-variance": (
+        lambda: theory.estimation_variance(-1.0, 4, 40, 10),
+        V,
+        r"sigma2 must be finite and >= 0; got -1.0",
+    ),
+    "theory-infinite-eta": (
+        lambda: theory.optimal_weight(1.0, 5, 40, math.inf),
+        V,
+        r"eta must be finite; got inf",
+    ),
+    "estimate-negative-stderr": (
+        lambda: estimate(stderr=-0.1),
+        V,
+        r"stderr must be >= 0 \(or \+inf when flagged\)",
+    ),
+    "estimate-nan-value-not-flagged": (
+        lambda: estimate(value=math.nan),
+        V,
+        r"value must be finite, got .*nan.*Estimate.flagged",
+    ),
+    "estimate-zero-n": (lambda: estimate(n=0), V, r"n must be >= 1 \(the number of examples\)"),
+    "train-state-whole-variables-dict": (
+        lambda: linen_state(params={"params": {"w": jnp.ones(2)}}),
+        V,
+        r"params must be the 'params' collection, variables\['params'\]",
+    ),
+    "train-state-integer-params": (
+        lambda: linen_state(params={"w": jnp.arange(3)}),
+        T,
+        r"params\['w'\] must be a floating array",
+    ),
+    "train-state-apply-fn-not-callable": (
+        lambda: linen_state(apply_fn="model"),
+        T,
+        r"apply_fn must be callable, got 'model'",
     ),
     # --- estimators (layer 4) ------------------------------------------------------------
     "estimate-nan-in-x": (

@@ -166,6 +166,9 @@ def test_linen_lie_step_metric_is_the_penalty():
     )
 
 
+KEY0 = jax.random.key(0)
+
+
 def test_step_rejects_other_states():
     step = make_train_step(mse, symmetry=CYCLIC)
     with pytest.raises(TypeError, match="SymmetryTrainState"):
@@ -174,7 +177,7 @@ def test_step_rejects_other_states():
         make_train_step(mse, symmetry=CYCLIC, rng_streams="dropout")
     with pytest.raises(TypeError, match="tuner"):
         SymmetryTrainState.create(
-            apply_fn=None, params={}, tx=optax.sgd(1.0), tuner="x", key=jax.random.key(0)
+            apply_fn=mse, params={"w": jnp.ones(2)}, tx=optax.sgd(1.0), tuner="x", key=KEY0
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any, final
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 @final
@@ -28,6 +29,12 @@ class Estimate:
       metric: the metric whose mean it estimates; "sq" for η₂ = ED_2(f*).
       reason: None, or why the estimate is unreliable.
 
+    Raises:
+      TypeError: `method` or `metric` is not a string, `n` not an int, `reason` not a string.
+      ValueError: `n` < 1; concrete leaves with a NaN or negative `stderr`, or a non-finite
+        `value` in an estimate that is not flagged (`reason` None). Traced leaves (inside
+        `jax.jit` or `jax.vmap`) are not checked.
+
     Examples:
       >>> import jax, jax.numpy as jnp
       >>> from symreg.estimators import Estimate
@@ -46,6 +53,25 @@ class Estimate:
     n: int
     metric: str = "sq"
     reason: str | None = None
+
+    def __post_init__(self):
+        for name in ("method", "metric"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a string, got {getattr(self, name)!r}")
+        if self.reason is not None and not isinstance(self.reason, str):
+            raise TypeError(f"reason must be None or a string, got {self.reason!r}")
+        if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)):
+            raise TypeError(f"n must be an int (the number of examples), got {self.n!r}")
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1 (the number of examples), got {self.n}")
+        stderr, value = _concrete(self.stderr), _concrete(self.value)
+        if stderr is not None and not np.all(stderr >= 0):  # NaN fails too
+            raise ValueError(f"stderr must be >= 0 (or +inf when flagged), got {self.stderr!r}")
+        if value is not None and self.reason is None and not np.all(np.isfinite(value)):
+            raise ValueError(
+                f"value must be finite, got {self.value!r}; an unreliable estimate is made "
+                "with Estimate.flagged(value, ..., reason=...)"
+            )
 
     @classmethod
     def flagged(
@@ -73,6 +99,15 @@ class Estimate:
             body = f"value={self.value!r}, stderr={self.stderr!r}"
         tail = f", reason={self.reason!r}" if self.reason is not None else ""
         return f"Estimate({body}, method={self.method!r}, n={self.n}, metric={self.metric!r}{tail})"
+
+
+def _concrete(leaf: Any) -> np.ndarray | None:
+    """A leaf's values if it is a concrete number or array (not a tracer or placeholder)."""
+    if isinstance(leaf, jax.core.Tracer):
+        return None
+    if isinstance(leaf, (int, float, np.ndarray, np.generic, jax.Array)):
+        return np.asarray(leaf, np.float64)
+    return None
 
 
 def _fmt(a: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -72,8 +73,13 @@ class SymmetryTrainState(train_state.TrainState):
           **kwargs: further fields of a subclass.
 
         Raises:
-          TypeError: a bad `tuner`, `key` or `tx`.
+          TypeError: a bad `tuner`, `key` or `tx`; `apply_fn` not callable; `params` with a
+            leaf that is not a floating array.
+          ValueError: `params` empty, or the whole variables dict (`{"params": ...}`) instead
+            of its "params" collection.
         """
+        _validation.check_callable(apply_fn, "apply_fn")
+        _check_params(params)
         _validation.check_key(key)
         tuner = _common.as_controller(tuner)
         _common.check_optimizer(tx)
@@ -87,6 +93,22 @@ class SymmetryTrainState(train_state.TrainState):
             batch_stats=batch_stats,
             **kwargs,
         )
+
+
+def _check_params(params: Any) -> None:
+    """Refuses empty params, non-floating leaves, and the whole variables dict."""
+    if isinstance(params, Mapping) and "params" in params:
+        raise ValueError(
+            "params must be the 'params' collection, variables['params'], not the whole "
+            f"variables dict (top-level keys {sorted(params)}); pass batch_stats= separately"
+        )
+    for name, leaf in _validation.leaves_with_paths(params, "params"):
+        dtype = getattr(leaf, "dtype", None)
+        if dtype is None or not jnp.issubdtype(dtype, jnp.inexact):
+            raise TypeError(
+                f"{name} must be a floating array (a trainable parameter), got "
+                f"{type(leaf).__name__} {dtype if dtype is not None else ''}"
+            )
 
 
 def _model_fns(state: SymmetryTrainState, keys, apply_kwargs, rng_streams):

@@ -31,13 +31,8 @@ def _bounded(value: Any, name: str, upper: float = math.inf, *, positive: bool =
 
     Values up to `_RANK_SLACK` above `upper` (a float32 trace) pass and are clipped to `upper`.
     """
-    if not isinstance(value, jax.core.Tracer):
-        try:
-            arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"{name} must be a number or an array of numbers, got {value!r}"
-            ) from None
+    arr = _validation.float64_values(value, name)
+    if arr is not None:
         limit = upper * (1.0 + _RANK_SLACK)
         low_ok = np.all(arr > 0) if positive else np.all(arr >= 0)
         if not (np.all(np.isfinite(arr)) and low_ok and np.all(arr <= limit)):

@@ -7,8 +7,32 @@ orthogonal projection onto equivariant functions and ED_2(f) = 2‖f − Qf‖²
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
+
+from symreg import _validation
+
+
+def _checked(
+    value: Any, name: str, *, low: str | None = ">= 0", allow_inf: bool = False
+) -> jnp.ndarray:
+    """`value` as float32; when concrete, refuses NaN, ±inf (unless `allow_inf`: +inf) and
+    values that fail `low` (">= 0", "> 0" or None for any sign). Traced values pass as they are.
+    """
+    arr = _validation.float64_values(value, name)
+    if arr is not None:
+        finite = np.isfinite(arr) | (allow_inf & (arr == np.inf))
+        ok = {">= 0": arr >= 0, "> 0": arr > 0, None: True}[low]
+        if not np.all(finite & ok):
+            if allow_inf:
+                want = f"{low} (+inf allowed, NaN not)" if low else "not NaN or -inf"
+            else:
+                want = f"finite and {low}" if low else "finite"
+            raise ValueError(f"{name} must be {want}; got {value!r}")
+    return jnp.asarray(value, jnp.float32)
 
 
 def approximation_error(eta: ArrayLike, eps: ArrayLike) -> jnp.ndarray:
@@ -24,13 +48,17 @@ def approximation_error(eta: ArrayLike, eps: ArrayLike) -> jnp.ndarray:
     Returns:
       A(ε), broadcast shape of the inputs.
 
+    Raises:
+      ValueError: a concrete `eta` that is negative or not finite, or `eps` negative or NaN.
+
     Examples:
       >>> from symreg.theory import approximation_error
       >>> float(approximation_error(4.0, 1.0)), float(approximation_error(4.0, 9.0))
       (0.5, 0.0)
     """
-    eta, eps = jnp.asarray(eta, jnp.float32), jnp.asarray(eps, jnp.float32)
-    return 0.5 * jnp.square(jnp.maximum(jnp.sqrt(eta) - jnp.sqrt(eps), 0.0))
+    eta, eps = _checked(eta, "eta"), _checked(eps, "eps", allow_inf=True)
+    root = lambda a: jnp.sqrt(jnp.maximum(a, 0.0))  # traced negatives: as 0, never NaN
+    return 0.5 * jnp.square(jnp.maximum(root(eta) - root(eps), 0.0))
 
 
 def estimation_variance(sigma2: ArrayLike, k_break: ArrayLike, n: ArrayLike, d: ArrayLike):
@@ -51,13 +79,18 @@ def estimation_variance(sigma2: ArrayLike, k_break: ArrayLike, n: ArrayLike, d: 
     Returns:
       v; +inf where n <= d + 1.
 
+    Raises:
+      ValueError: a concrete argument that is not finite, `sigma2` or `k_break` < 0, or
+        `n` or `d` <= 0.
+
     Examples:
       >>> from symreg.theory import estimation_variance
       >>> float(estimation_variance(1.0, 5, 40, 10))
       0.3448275923728943
     """
-    dof = jnp.asarray(n, jnp.float32) - jnp.asarray(d, jnp.float32) - 1.0
-    v = 2.0 * jnp.asarray(sigma2, jnp.float32) * jnp.asarray(k_break, jnp.float32)
+    n, d = _checked(n, "n", low="> 0"), _checked(d, "d", low="> 0")
+    dof = n - d - 1.0
+    v = 2.0 * _checked(sigma2, "sigma2") * _checked(k_break, "k_break")
     return jnp.where(dof > 0, v / jnp.where(dof > 0, dof, 1.0), jnp.inf)
 
 
@@ -69,19 +102,23 @@ def optimal_shrinkage(eta: ArrayLike, variance: ArrayLike) -> jnp.ndarray:
     α* = 0 when η = 0.
 
     Args:
-      eta: the data equivariance error η₂ >= 0.
-      variance: v from `estimation_variance` (or an estimate of it), >= 0.
+      eta: the data equivariance error η₂ (a debiased estimate may be slightly negative; it
+        is taken as 0).
+      variance: v from `estimation_variance` (or an estimate of it), >= 0, +inf allowed.
 
     Returns:
       α* in [0, 1].
+
+    Raises:
+      ValueError: a concrete `eta` that is not finite, or `variance` negative or NaN.
 
     Examples:
       >>> from symreg.theory import optimal_shrinkage
       >>> float(optimal_shrinkage(1.0, 1.0)), float(optimal_shrinkage(0.0, 1.0))
       (0.5, 0.0)
     """
-    eta = jnp.maximum(jnp.asarray(eta, jnp.float32), 0.0)
-    total = eta + jnp.asarray(variance, jnp.float32)
+    eta = jnp.maximum(_checked(eta, "eta", low=None), 0.0)
+    total = eta + _checked(variance, "variance", allow_inf=True)
     return jnp.where(total > 0, eta / jnp.where(total > 0, total, 1.0), 0.0)
 
 
@@ -92,18 +129,21 @@ def optimal_target(eta: ArrayLike, variance: ArrayLike) -> jnp.ndarray:
     fit by α* gives E[ED_2] = α*²(η + v) = α*·η.
 
     Args:
-      eta: the data equivariance error η₂ >= 0.
-      variance: v from `estimation_variance` (or an estimate of it), >= 0.
+      eta: the data equivariance error η₂ (negative values are taken as 0).
+      variance: v from `estimation_variance` (or an estimate of it), >= 0, +inf allowed.
 
     Returns:
       ε* in [0, η], the broadcast shape of the inputs.
+
+    Raises:
+      ValueError: as `optimal_shrinkage`.
 
     Examples:
       >>> from symreg.theory import optimal_target
       >>> float(optimal_target(1.0, 1.0))
       0.5
     """
-    eta = jnp.maximum(jnp.asarray(eta, jnp.float32), 0.0)
+    eta = jnp.maximum(_checked(eta, "eta", low=None), 0.0)
     return optimal_shrinkage(eta, variance) * eta
 
 
@@ -117,17 +157,21 @@ def optimal_weight(sigma2: ArrayLike, k_break: ArrayLike, n: ArrayLike, eta: Arr
       sigma2: noise variance σ².
       k_break: symmetry-breaking degrees of freedom k_A.
       n: sample size.
-      eta: the data equivariance error η₂.
+      eta: the data equivariance error η₂ (any sign: β* = +inf where η <= 0).
 
     Returns:
-      β*; +inf where η = 0.
+      β*; +inf where η <= 0.
+
+    Raises:
+      ValueError: a concrete argument that is not finite, `sigma2` or `k_break` < 0, or
+        `n` <= 0.
 
     Examples:
       >>> from symreg.theory import optimal_weight
       >>> float(optimal_weight(1.0, 5, 40, 0.245))
       0.5102040767669678
     """
-    eta = jnp.asarray(eta, jnp.float32)
-    num = jnp.asarray(sigma2, jnp.float32) * jnp.asarray(k_break, jnp.float32)
-    den = jnp.asarray(n, jnp.float32) * eta
+    eta = _checked(eta, "eta", low=None)
+    num = _checked(sigma2, "sigma2") * _checked(k_break, "k_break")
+    den = _checked(n, "n", low="> 0") * eta
     return jnp.where(den > 0, num / jnp.where(den > 0, den, 1.0), jnp.inf)
