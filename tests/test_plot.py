@@ -78,7 +78,7 @@ def legend_texts(ax):
 
 def test_tradeoff_has_labelled_axes_title_and_legend_entries():
     ax = sp.plot_tradeoff(make_result())
-    assert ax.get_xlabel() == "model equivariance error ED₂"
+    assert ax.get_xlabel().startswith("model equivariance error ED₂")
     assert ax.get_ylabel() == "test error"
     assert ax.get_title() == "toy"
     texts = legend_texts(ax)
@@ -127,6 +127,9 @@ def test_tradeoff_x_scale_handles_decades_zero_and_negative_eta(
 ):
     ax = sp.plot_tradeoff(make_result(eta_hat=eta_hat, zero_symmetrized=zero_symmetrized))
     assert ax.get_xscale() == expected
+    # where a symlog axis turns linear is said in the label, never inside the axes
+    assert ("linear below" in ax.get_xlabel()) == (expected == "symlog")
+    assert not [t for t in ax.texts if "linear below" in t.get_text()]
 
 
 def test_tradeoff_linear_scale_when_errors_span_less_than_two_decades():

@@ -32,17 +32,18 @@ def choose_scale(values: Iterable[float]) -> tuple[str, dict[str, Any]]:
     return "symlog", {"linthresh": linthresh, "linscale": 0.4}
 
 
-def apply_scale(ax: Any, axis: str, values: Iterable[float]) -> str:
-    """Sets the x or y scale of `ax` from `choose_scale(values)`; returns the scale's name."""
+def apply_scale(ax: Any, axis: str, values: Iterable[float], label: str) -> str:
+    """Sets the x or y scale of `ax` from `choose_scale(values)` and its axis label.
+
+    A symlog scale says where it turns linear in the label, outside the plotting area, where
+    it cannot collide with a legend or the data.
+
+    Returns:
+      The scale's name.
+    """
     scale, kwargs = choose_scale(list(values))
     (ax.set_xscale if axis == "x" else ax.set_yscale)(scale, **kwargs)
     if scale == "symlog":
-        where = (0.01, 0.01) if axis == "x" else (0.01, 0.95)
-        ax.text(
-            *where,
-            f"{axis} linear below {kwargs['linthresh']:.0e}",
-            transform=ax.transAxes,
-            fontsize="x-small",
-            color="0.4",
-        )
+        label = f"{label} (linear below {kwargs['linthresh']:.0e})"
+    (ax.set_xlabel if axis == "x" else ax.set_ylabel)(label)
     return scale

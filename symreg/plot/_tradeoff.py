@@ -204,7 +204,7 @@ def plot_tradeoff(result: Mapping[str, Any], ax: Axes | None = None) -> Axes:
       ...      "kind": "symmetrized"}]}
       >>> ax = plot_tradeoff(result)
       >>> ax.get_xlabel(), ax.get_xscale()
-      ('model equivariance error ED₂', 'symlog')
+      ('model equivariance error ED₂ (linear below 1e-03)', 'symlog')
       >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
     """
     r = validate_tradeoff(result)
@@ -223,10 +223,8 @@ def plot_tradeoff(result: Mapping[str, Any], ax: Axes | None = None) -> Axes:
     if math.isfinite(r["eta_se"]):
         # ED_2 is >= 0: the band stops at 0 (a negative estimate still shows its own line)
         xs += [max(r["eta_hat"] - r["eta_se"], 0.0), r["eta_hat"] + r["eta_se"]]
-    apply_scale(ax, "x", xs)
-    apply_scale(ax, "y", [m["test_error"] for m in r["models"]])
-    ax.set_xlabel("model equivariance error ED₂")
-    ax.set_ylabel("test error")
+    apply_scale(ax, "x", xs, "model equivariance error ED₂")
+    apply_scale(ax, "y", [m["test_error"] for m in r["models"]], "test error")
     ax.set_title(r["title"])
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small", framealpha=0.85)
