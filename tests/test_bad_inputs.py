@@ -719,6 +719,21 @@ def test_infinite_variance_regime_gives_finite_tuning():
     assert float(weight_from_estimate(flagged, noise_var=1.0, k_break=4)) == 1e6  # the cap
 
 
+@pytest.mark.parametrize("method", ["crossfit", "riskgap"])
+def test_interpolating_least_squares_gives_a_flagged_estimate(method):
+    """Folds of 8 examples for 11 features (10 slopes + intercept): n <= P + 1 per fit."""
+    sym = symreg.Symmetry(Symmetric(10), Permutation())
+    x = jax.random.normal(jax.random.key(4), (64, 10))
+    y = x.sum(1) + 0.3 * x[:, 0]
+    kw = dict(symmetry=sym, key=KEY, method=method, folds=8)
+    small = estimate_data_error(x, y, regressor=LinearRegressor(), **kw)
+    assert math.isinf(float(small.stderr)) and not small.is_reliable
+    assert "as few as 8 examples, but it needs at least 13" in small.reason
+    ridge = estimate_data_error(x, y, regressor=LinearRegressor(ridge=0.1), **kw)
+    enough = estimate_data_error(x, y, regressor=LinearRegressor(), **(kw | {"folds": 4}))
+    assert ridge.is_reliable and enough.is_reliable  # ridge, or folds of 16 >= 13, are fine
+
+
 def test_overflowing_data_gives_a_flagged_estimate():
     x, y = data()
     result = est(x=x, y=y * 1e30)  # finite data whose squares overflow float32

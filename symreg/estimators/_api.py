@@ -64,8 +64,10 @@ def estimate_data_error(
     ("pairing": <= 8, "mmd": <= 4) and otherwise draws elements per example.
 
     Invalid inputs raise (below). A computable but unreliable estimate is returned *flagged*
-    (stderr = +inf, `reason` set): a non-finite result (e.g. a diverged fit), or, for
-    "pairing" and "mmd", data whose input law does not look invariant.
+    (stderr = +inf, `reason` set): a non-finite result (e.g. a diverged fit); for "crossfit"
+    and "riskgap", folds smaller than the regressor's `min_examples` (a `LinearRegressor`
+    without ridge on n <= P + 1 examples per fold interpolates the noise); for "pairing" and
+    "mmd", data whose input law does not look invariant.
 
     Args:
       x: inputs, an array or pytree with leading axis N.

@@ -27,17 +27,20 @@ def fitted_orbits(x, y, *, symmetry, key, regressor, folds, num_samples, default
     """Folds, one fit per fold, elements and the fits' flat predictions on the orbits.
 
     Returns:
-      (members (N, K) one-hot folds, g (N, S, ...), exact, f_x (K, N, D), f_gx (K, N, S, D)).
+      (members (N, K) one-hot folds, g (N, S, ...), exact, f_x (K, N, D), f_gx (K, N, S, D),
+      reason): `reason` is None, or why the fits are unreliable (a fold smaller than the
+      regressor's `min_examples`).
     """
     n = jax.tree.leaves(x)[0].shape[0]
     regressor = check_regressor(MLPRegressor() if regressor is None else regressor)
     folds = _folds.check_folds(folds, n)
     k_fold, k_fit, k_g = jax.random.split(key, 3)
     fold = _folds.assign_folds(k_fold, n, folds)
+    reason = _folds.too_small_reason(regressor, x, fold)
     predictors = _folds.fit_folds(regressor, x, y, fold, k_fit)
     g, exact = element_grid(symmetry, k_g, n, num_samples, default=default_samples)
     f_x, f_gx = predict_orbits(predictors, x, g, symmetry=symmetry, layout=Layout.of_batch(y))
-    return _folds.fold_matrix(fold), g, exact, f_x, f_gx
+    return _folds.fold_matrix(fold), g, exact, f_x, f_gx, reason
 
 
 def pair_products(g: Any, f_x, f_gx, *, symmetry: Symmetry, layout: Layout) -> jax.Array:
@@ -81,11 +84,11 @@ def crossfit(
     √(2(K−1)/(K−2)) ≈ 1.5 at K = 8) at η = 0.
     """
     n = check_data(x, y, symmetry, min_n=6)
-    members, g, _, f_x, f_gx = fitted_orbits(
+    members, g, _, f_x, f_gx, reason = fitted_orbits(
         x, y, symmetry=symmetry, key=key, regressor=regressor, folds=folds,
         num_samples=num_samples, default_samples=DEFAULT_SAMPLES,
     )  # fmt: skip
     value, stderr = crossfit_statistic(
         g, f_x, f_gx, members, symmetry=symmetry, layout=Layout.of_batch(y)
     )
-    return finish(value, stderr, method="crossfit", n=n)
+    return finish(value, stderr, method="crossfit", n=n, reason=reason)

@@ -53,6 +53,21 @@ def fit_folds(regressor: Regressor, x: Any, y: Any, fold: np.ndarray, key: jax.A
     ]
 
 
+def too_small_reason(regressor: Any, x: Any, fold: np.ndarray) -> str | None:
+    """Why the per-fold fits are unreliable (a fold below `regressor.min_examples(x)`), or None."""
+    min_examples = getattr(regressor, "min_examples", None)
+    if min_examples is None:
+        return None
+    need, smallest = int(min_examples(x)), int(np.bincount(fold).min())
+    if smallest >= need:
+        return None
+    return (
+        f"each fold fits {regressor!r} on as few as {smallest} examples, but it needs at least "
+        f"{need} for a fit of finite variance (least squares interpolates the noise); use more "
+        "data, fewer folds, a ridge > 0 or fewer features"
+    )
+
+
 def fold_matrix(fold: np.ndarray) -> np.ndarray:
     """One-hot fold membership, shape (N, K), float32."""
     return np.eye(int(fold.max()) + 1, dtype=np.float32)[fold]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import math
 from collections.abc import Callable
 from typing import Any, Protocol, final, runtime_checkable
 
@@ -24,6 +25,10 @@ class Regressor(Protocol):
     the structure of y. Implementations should be frozen dataclasses (hashable), so that they
     can be passed as options; `LinearRegressor` and `MLPRegressor` are the two provided.
     `fit` is called once per fold with that fold's examples and its own key.
+
+    A regressor may also define `min_examples(x) -> int`, the fewest training examples for
+    which its fit has finite variance (x: the data, leading axis N); the estimators flag
+    their estimate (infinite s.e., a `reason`) when a fold has fewer.
 
     Examples:
       >>> import dataclasses, jax, jax.numpy as jnp
@@ -146,6 +151,25 @@ class LinearRegressor:
         _validation.positive_float(self.ridge, "ridge", allow_zero=True)
         if self.features is not None:
             _validation.check_callable(self.features, "features")
+
+    def num_features(self, x: Any) -> int:
+        """The number P of features (columns of the design) for data x (leading axis N)."""
+        flat = Layout.of_batch(x).ravel(jax.tree.map(lambda a: a[:1], x))
+        if self.features is not None:
+            return int(jax.eval_shape(self.features, flat).shape[-1])
+        return math.comb(flat.shape[-1] + self.degree, self.degree)
+
+    def min_examples(self, x: Any) -> int:
+        """P + 2 without ridge (least squares interpolates, with unbounded variance, for
+        n <= P + 1: the closed forms' n > d + 1); 1 with ridge > 0.
+
+        Examples:
+          >>> import jax.numpy as jnp
+          >>> from symreg.estimators import LinearRegressor
+          >>> LinearRegressor().min_examples(jnp.zeros((100, 10)))  # 10 slopes + intercept
+          13
+        """
+        return 1 if self.ridge > 0 else self.num_features(x) + 2
 
     def fit(self, x: Any, y: Any, key: jax.Array) -> Callable[[Any], Any]:
         """Fits by least squares; `key` is unused (the fit is deterministic)."""

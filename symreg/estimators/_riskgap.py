@@ -98,11 +98,11 @@ def riskgap(
         raise ValueError(f"num_samples must be >= 2 for method='riskgap', got {num_samples}")
     n = check_data(x, y, symmetry, min_n=6)
     layout = Layout.of_batch(y)
-    members, g, exact, f_x, f_gx = fitted_orbits(
+    members, g, exact, f_x, f_gx, reason = fitted_orbits(
         x, y, symmetry=symmetry, key=key, regressor=regressor, folds=folds,
         num_samples=num_samples, default_samples=DEFAULT_SAMPLES,
     )  # fmt: skip
     value, stderr = riskgap_statistic(
         g, f_x, f_gx, layout.ravel(y), members, symmetry=symmetry, layout=layout, exact=exact
     )
-    return finish(value, stderr, method="riskgap", n=n)
+    return finish(value, stderr, method="riskgap", n=n, reason=reason)
