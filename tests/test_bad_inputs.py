@@ -11,6 +11,7 @@ fit) must give finite tuning outputs or a flagged `Estimate` instead.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from types import SimpleNamespace
 
@@ -101,6 +102,20 @@ def data(n=64, *, bad_x=None, bad_y=None):
 
 
 PERM = symreg.Symmetry(Symmetric(3), Permutation())
+
+
+@dataclasses.dataclass(frozen=True)
+class BadRegressor:
+    """A user regressor whose fit returns no function, or predictions of the wrong shape."""
+
+    returns: str
+
+    def fit(self, x, y, key):
+        if self.returns == "coefficients":
+            return "coefficients"
+        return lambda xb: jnp.zeros((xb.shape[0], 1))
+
+
 LINEAR = LinearRegressor()
 
 
@@ -682,6 +697,17 @@ CASES = {
         lambda: est(method="oracle"),
         T,
         r"method='oracle' needs target_fn",
+    ),
+    "estimate-regressor-fit-returns-no-function": (
+        lambda: est(regressor=BadRegressor(returns="coefficients")),
+        T,
+        r"regressor.fit\(x, y, key\) must return a prediction function predict\(x_batch\), got str",
+    ),
+    "estimate-regressor-predicts-wrong-shape": (
+        lambda: est(regressor=BadRegressor(returns="column")),
+        V,
+        r"outputs shaped like y \(one row per example\): expected leaves of shapes \[\(64,\)\], "
+        r"got \[\(64, 1\)\]",
     ),
     "estimate-crossfit-with-l2-metric": (
         lambda: est(metric="l2"),

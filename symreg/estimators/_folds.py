@@ -47,10 +47,17 @@ def fit_folds(regressor: Regressor, x: Any, y: Any, fold: np.ndarray, key: jax.A
     host = lambda tree: jax.tree.map(np.asarray, tree)  # host slicing: no per-shape compiles
     x, y = host(x), host(y)
     take = lambda tree, idx: jax.tree.map(lambda a: jnp.asarray(a[idx]), tree)
-    return [
+    predictors = [
         regressor.fit(take(x, np.flatnonzero(fold == k)), take(y, np.flatnonzero(fold == k)), kk)
         for k, kk in zip(range(folds), keys, strict=True)
     ]
+    for p in predictors:
+        if not callable(p):
+            raise TypeError(
+                "regressor.fit(x, y, key) must return a prediction function predict(x_batch), "
+                f"got {type(p).__name__}"
+            )
+    return predictors
 
 
 def too_small_reason(regressor: Any, x: Any, fold: np.ndarray) -> str | None:

@@ -94,6 +94,18 @@ def defects(g: Any, f_x: jax.Array, f_gx: jax.Array, *, symmetry: Symmetry, layo
     return f_gx - act_outputs(g, ref, symmetry=symmetry, layout=layout, inverse=False)
 
 
+def _check_predictions(out: Any, layout: Layout, lead: tuple[int, ...]) -> None:
+    """Raises `ValueError` unless a fitted regressor's predictions on a batch fit y's layout."""
+    leaves, treedef = jax.tree.flatten(out)
+    shapes = [tuple(getattr(a, "shape", ())) for a in leaves]
+    want = [lead + s for s in layout.shapes]
+    if treedef != layout.treedef or shapes != want:
+        raise ValueError(
+            "regressor.fit(x, y, key) must return predict(x_batch) with outputs shaped like y "
+            f"(one row per example): expected leaves of shapes {want}, got {shapes}"
+        )
+
+
 def predict_orbits(predictors: list, x: Any, g: Any, *, symmetry: Symmetry, layout: Layout):
     """Flat predictions of F models on x and on every ρ_in(g_is) x_i.
 
@@ -102,9 +114,13 @@ def predict_orbits(predictors: list, x: Any, g: Any, *, symmetry: Symmetry, layo
     """
     n, s = jax.tree.leaves(g)[0].shape[:2]
     xt = transform_inputs(x, g, symmetry=symmetry)
-    flat = lambda out: np.asarray(layout.ravel(out))  # stacked on the host: no compiles
-    f_x = np.stack([flat(p(x)) for p in predictors])
-    f_gx = np.stack([flat(p(xt)) for p in predictors])
+
+    def flat(out, lead):  # stacked on the host: no compiles
+        _check_predictions(out, layout, lead)
+        return np.asarray(layout.ravel(out))
+
+    f_x = np.stack([flat(p(x), (n,)) for p in predictors])
+    f_gx = np.stack([flat(p(xt), (n * s,)) for p in predictors])
     return f_x, f_gx.reshape(len(predictors), n, s, -1)
 
 
