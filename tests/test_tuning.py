@@ -188,6 +188,18 @@ def test_dual_ascent_update_does_not_retrace():
         ctrl.update(state, jnp.ones(3))
 
 
+@pytest.mark.parametrize("log_space", [False, True])
+def test_dual_ascent_holds_the_weight_on_a_traced_nan(log_space):
+    """Under jit a NaN error cannot raise; the weight keeps its value instead of turning NaN."""
+    ctrl = dual_ascent(0.5, step_size=0.1, max_weight=10.0, init_weight=1.0, log_space=log_space)
+    update = jax.jit(ctrl.update)
+    state = update(ctrl.init(), jnp.float32(2.0))  # a real step first: β moves
+    held = update(state, jnp.float32(jnp.nan))
+    assert float(held.weight) == float(state.weight) != 1.0
+    assert int(held.count) == 2
+    assert float(update(held, jnp.float32(0.0)).weight) < float(held.weight)  # and goes on
+
+
 def test_constant_weight():
     ctrl = constant_weight(0.3)
     s = ctrl.update(ctrl.update(ctrl.init(), 5.0), 0.0)

@@ -130,8 +130,9 @@ def dual_ascent(
     Returns:
       A `WeightController`: `init()` → `DualAscentState(weight, target, count)`,
       `update(state, model_error)` → the next state (model_error: a scalar ÊD_2). `update`
-      raises ValueError for a concrete NaN or negative model_error (a traced one is not
-      checked: see `make_train_step(debug=True)`).
+      raises ValueError for a concrete NaN or negative model_error; a traced NaN (inside
+      `jax.jit`) cannot raise, so it leaves β unchanged rather than poisoning the state
+      (`make_train_step(debug=True)` reports it with the step).
 
     Raises:
       TypeError: a non-numeric argument.
@@ -157,6 +158,7 @@ def dual_ascent(
             raise ValueError(f"model_error must be a scalar, got shape {error.shape}")
         _check_concrete_error(model_error)
         weight = rule(state.weight, error, state.target, step_size, max_weight)
+        weight = jnp.where(jnp.isnan(error), state.weight, weight)  # traced NaN: β holds
         return DualAscentState(weight, state.target, state.count + 1)
 
     return WeightController(init, update)
