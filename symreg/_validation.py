@@ -75,6 +75,42 @@ def float64_values(value: Any, name: str, what: str = "a number or an array of n
         raise TypeError(f"{name} must be {what}, got {type(value).__name__}") from None
 
 
+def is_concrete(leaf: Any) -> bool:
+    """True for a number or an array whose values can be read (not a tracer, not a placeholder)."""
+    if isinstance(leaf, jax.core.Tracer):
+        return False
+    return isinstance(leaf, (int, float, np.ndarray, np.generic, jax.Array))
+
+
+def check_concrete_number(
+    value: Any,
+    name: str,
+    *,
+    allow_inf: bool,
+    lower: float | None,
+    allow_lower: bool = True,
+    note: str = "",
+) -> None:
+    """Raises if a concrete `value` is NaN, infinite (+inf if `allow_inf`) or below `lower`.
+
+    Traced values pass unchecked (a debug mode catches them).
+
+    Raises:
+      TypeError: `value` is not a number or an array of numbers.
+      ValueError: NaN, a disallowed infinity, or a value below (or equal to, if not
+        `allow_lower`) `lower`; `note` is appended to the message.
+    """
+    a = float64_values(value, name, "a number or an array")
+    if a is None:
+        return
+    if np.isnan(a).any() or (not allow_inf and np.isinf(a).any()) or (a == -np.inf).any():
+        extra = " or +inf" if allow_inf else ""
+        raise ValueError(f"{name} must be a finite number{extra}, got {value!r}{note}")
+    if lower is not None and ((a < lower).any() or (not allow_lower and (a == lower).any())):
+        bound = ">=" if allow_lower else ">"
+        raise ValueError(f"{name} must be {bound} {lower:g}, got {value!r}{note}")
+
+
 def check_callable(fn: Any, name: str) -> None:
     """Raises `TypeError` if `fn` is not callable."""
     if not callable(fn):

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from symreg import _validation
+
 
 @final
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -103,11 +105,7 @@ class Estimate:
 
 def _concrete(leaf: Any) -> np.ndarray | None:
     """A leaf's values if it is a concrete number or array (not a tracer or placeholder)."""
-    if isinstance(leaf, jax.core.Tracer):
-        return None
-    if isinstance(leaf, (int, float, np.ndarray, np.generic, jax.Array)):
-        return np.asarray(leaf, np.float64)
-    return None
+    return np.asarray(leaf, np.float64) if _validation.is_concrete(leaf) else None
 
 
 def _fmt(a: Any) -> str:

@@ -157,12 +157,13 @@ class AbstractTransformSet(abc.ABC):
             )
         for leaf, want in zip(jax.tree.leaves(g), jax.tree.leaves(struct), strict=True):
             _check_leaf(self, leaf, want, name)
-        if all(map(_is_concrete, jax.tree.leaves(g))):
-            msg = self._element_value_error(jax.tree.map(np.asarray, g))
+        if all(map(_validation.is_concrete, jax.tree.leaves(g))):
+            values = jax.tree.map(np.asarray, g)
+            msg = self._element_value_error(values)
             if msg is not None:
                 shown = jax.tree.map(
                     lambda a: " ".join(np.array2string(a, threshold=12, precision=4).split()),
-                    jax.tree.map(np.asarray, g),
+                    values,
                 )
                 shown = str(shown).replace("'", "")
                 raise ValueError(f"{name} = {shown} is not an element of {self!r}: {msg}")
@@ -293,12 +294,6 @@ class AbstractStratifiedSampler(abc.ABC):
 @functools.cache
 def _element_struct(group: AbstractTransformSet) -> Any:
     return jax.eval_shape(group.base.identity)
-
-
-def _is_concrete(leaf: Any) -> bool:
-    if isinstance(leaf, jax.core.Tracer):
-        return False
-    return isinstance(leaf, (int, float, np.ndarray, np.generic, jax.Array))
 
 
 def _struct_of(leaf: Any) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
 from symreg import _validation
@@ -19,19 +18,13 @@ from symreg import _validation
 def _checked(
     value: Any, name: str, *, low: str | None = ">= 0", allow_inf: bool = False
 ) -> jnp.ndarray:
-    """`value` as float32; when concrete, refuses NaN, ±inf (unless `allow_inf`: +inf) and
-    values that fail `low` (">= 0", "> 0" or None for any sign). Traced values pass as they are.
+    """`value` as float32, refused when concrete and NaN, infinite (unless `allow_inf`: +inf)
+    or failing `low` (">= 0", "> 0" or None for any sign). Traced values pass as they are.
     """
-    arr = _validation.float64_values(value, name)
-    if arr is not None:
-        finite = np.isfinite(arr) | (allow_inf & (arr == np.inf))
-        ok = {">= 0": arr >= 0, "> 0": arr > 0, None: True}[low]
-        if not np.all(finite & ok):
-            if allow_inf:
-                want = f"{low} (+inf allowed, NaN not)" if low else "not NaN or -inf"
-            else:
-                want = f"finite and {low}" if low else "finite"
-            raise ValueError(f"{name} must be {want}; got {value!r}")
+    lower = None if low is None else 0.0
+    _validation.check_concrete_number(
+        value, name, allow_inf=allow_inf, lower=lower, allow_lower=low != "> 0"
+    )
     return jnp.asarray(value, jnp.float32)
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
 from symreg import _validation
@@ -28,26 +27,10 @@ def _number(value: Any, name: str, *, allow_zero: bool = True, allow_inf: bool =
     """
     if isinstance(value, (bool, int, float)) and not (allow_inf and value == float("inf")):
         return _validation.positive_float(value, name, allow_zero=allow_zero)
-    _concrete(value, name, allow_inf=allow_inf, lower=0.0, allow_lower=allow_zero)
+    _validation.check_concrete_number(
+        value, name, allow_inf=allow_inf, lower=0.0, allow_lower=allow_zero
+    )
     return value
-
-
-def _concrete(
-    value: Any, name: str, *, allow_inf: bool, lower: float | None, allow_lower=True, note=""
-):
-    """Raises `ValueError` if a concrete (untraced) `value` is NaN, infinite or below `lower`."""
-    if isinstance(value, jax.core.Tracer):
-        return
-    try:
-        a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number or an array, got {value!r}") from None
-    if np.isnan(a).any() or (not allow_inf and np.isinf(a).any()):
-        extra = " or +inf" if allow_inf else ""
-        raise ValueError(f"{name} must be a finite number{extra}, got {value!r}{note}")
-    if lower is not None and ((a < lower).any() or (not allow_lower and (a == lower).any())):
-        bound = ">=" if allow_lower else ">"
-        raise ValueError(f"{name} must be {bound} {lower:g}, got {value!r}{note}")
 
 
 def _read(estimate: Any) -> tuple[jax.Array, jax.Array]:
@@ -64,8 +47,12 @@ def _read(estimate: Any) -> tuple[jax.Array, jax.Array]:
         )
     reason = getattr(estimate, "reason", None)
     why = f" (the estimate is flagged: {reason})" if reason else ""
-    _concrete(estimate.value, "estimate.value", allow_inf=False, lower=None, note=why)
-    _concrete(estimate.stderr, "estimate.stderr", allow_inf=True, lower=None, note=why)
+    _validation.check_concrete_number(
+        estimate.value, "estimate.value", allow_inf=False, lower=None, note=why
+    )
+    _validation.check_concrete_number(
+        estimate.stderr, "estimate.stderr", allow_inf=True, lower=None, note=why
+    )
     return (
         jnp.asarray(estimate.value, jnp.float32),
         jnp.abs(jnp.asarray(estimate.stderr, jnp.float32)),
@@ -217,8 +204,8 @@ def relax_to_target(model_error: ArrayLike, target: ArrayLike) -> jax.Array:
       >>> float(relax_to_target(4.0, 1.0)), float(relax_to_target(1.0, 4.0))
       (0.5, 1.0)
     """
-    _concrete(model_error, "model_error", allow_inf=True, lower=0.0)
-    _concrete(target, "target", allow_inf=True, lower=None)
+    _validation.check_concrete_number(model_error, "model_error", allow_inf=True, lower=0.0)
+    _validation.check_concrete_number(target, "target", allow_inf=True, lower=None)
     ed = jnp.asarray(model_error, jnp.float32)
     ratio = jnp.maximum(jnp.asarray(target, jnp.float32), 0.0) / jnp.where(ed > 0, ed, 1.0)
     return jnp.where(ed > 0, jnp.minimum(1.0, jnp.sqrt(ratio)), 1.0)
