@@ -2,6 +2,7 @@
 
 from symreg.estimators._api import METHODS, estimate_data_error
 from symreg.estimators._estimate import Estimate
+from symreg.estimators._foldstats import FoldStatistics, fold_statistics
 from symreg.estimators._mlp import MLPRegressor
 from symreg.estimators._mmd import default_bandwidth
 from symreg.estimators._regressor import LinearRegressor, Regressor
@@ -9,9 +10,11 @@ from symreg.estimators._regressor import LinearRegressor, Regressor
 __all__ = [
     "METHODS",
     "Estimate",
+    "FoldStatistics",
     "LinearRegressor",
     "MLPRegressor",
     "Regressor",
     "default_bandwidth",
     "estimate_data_error",
+    "fold_statistics",
 ]

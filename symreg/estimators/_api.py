@@ -51,15 +51,16 @@ def estimate_data_error(
     in f̂ (and ED_2 of raw y by 2σ²); every method corrects for that:
 
     - "oracle": f* known (`target_fn=`), η from the model kernels; s.e. over examples.
-    - "crossfit" (default): cross products of defects of models fitted on disjoint folds.
+    - "crossfit" (default): debiased cross products of defects of models fitted on disjoint
+      folds, evaluated where neither model saw the example (`fold_statistics`).
     - "riskgap": held-out excess risk of the symmetrized fit Qf̂, plus its variance term.
     - "pairing": nearest neighbours of ρ_in(g)x_i among the data (finite groups, dense data).
     - "mmd": a density-calibrated kernel two-sample statistic (groups, invariant input law).
 
     Each method's docstring (`symreg.estimators.METHODS[name]`) states its assumptions, what
     it converges to and how its s.e. is computed. Options per method:
-    oracle(target_fn, num_samples, chunk_size); crossfit and riskgap(regressor, folds,
-    num_samples); pairing(num_samples, chunk_size); mmd(bandwidth, num_samples, extrapolate,
+    oracle(target_fn, num_samples, chunk_size); crossfit(regressor, folds, num_samples,
+    correction); riskgap(regressor, folds, num_samples); pairing(num_samples, chunk_size); mmd(bandwidth, num_samples, extrapolate,
     chunk_size). `num_samples=None` enumerates finite groups of order <= 64
     ("pairing": <= 8, "mmd": <= 4) and otherwise draws elements per example.
 

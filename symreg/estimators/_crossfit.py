@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import jax
@@ -12,10 +11,15 @@ from symreg.actions import Symmetry
 from symreg.estimators import _folds
 from symreg.estimators._data import Layout, check_data
 from symreg.estimators._estimate import Estimate
+from symreg.estimators._foldstats import fold_statistics
 from symreg.estimators._mlp import MLPRegressor
-from symreg.estimators._orbits import defects, element_grid, predict_orbits
+from symreg.estimators._orbits import (
+    check_predictions,
+    defects,
+    element_grid,
+    predict_orbits,
+)
 from symreg.estimators._regressor import Regressor, check_regressor
-from symreg.estimators._result import finish
 
 #: Default number of folds K (one model per fold) for "crossfit" and "riskgap".
 DEFAULT_FOLDS = 8
@@ -49,13 +53,6 @@ def pair_products(g: Any, f_x, f_gx, *, symmetry: Symmetry, layout: Layout) -> j
     return jnp.einsum("kisd,lisd->kli", u, u) / u.shape[2]
 
 
-@functools.partial(jax.jit, static_argnames=("symmetry", "layout"))
-def crossfit_statistic(g, f_x, f_gx, members, *, symmetry: Symmetry, layout: Layout):
-    """U = mean_{k<l} T_kl with T_kl = mean of c_kl over F_k ∪ F_l, and its jackknife s.e."""
-    c = pair_products(g, f_x, f_gx, symmetry=symmetry, layout=layout)
-    return _folds.jackknife_pairs(_folds.union_means(c, members))
-
-
 def crossfit(
     x: Any,
     y: Any,
@@ -65,30 +62,47 @@ def crossfit(
     regressor: Regressor | None = None,
     folds: int = DEFAULT_FOLDS,
     num_samples: int | None = None,
+    correction: bool = True,
 ) -> Estimate:
-    """Cross-fitted estimate of η₂ from K models fitted on disjoint folds.
+    """Debiased cross-fitted estimate of η₂ from K models fitted on disjoint folds.
 
-    With u_k(g, x) = f̂_k(ρ_in(g)x) − ρ_out(g) f̂_k(x) the defect of the model fitted on fold
-    k, T_kl = mean over x_i ∈ F_k ∪ F_l and its elements g of ⟨u_k, u_l⟩, and the value is
-    U = mean_{k<l} T_kl. The fits' noises are independent, so E⟨u_k, u_l⟩ = ‖E u‖²: the noise
-    inflation E‖u − Eu‖² of a plug-in ED_2(f̂) cancels, and what remains is the regularization
-    bias of the fits (zero for least squares whose features span f*). A fit may be evaluated
-    at its own training examples: the other fit is independent of them, so the mean of the
-    product is unchanged.
+    One model per fold (K = `folds`, >= 3; `regressor`, default `MLPRegressor()`); then the
+    statistic of `symreg.estimators.fold_statistics`: with u_k(g, x) = f̂_k(ρ_in(g)x) −
+    ρ_out(g)f̂_k(x) and u_y = −ρ_out(g)y, the mean over pairs k < l, over the examples that
+    neither fit saw and over g of 2⟨u_y, u_k⟩ + 2⟨u_y, u_l⟩ − ⟨u_k, u_l⟩. Its expectation is
+    η₂ − 2‖a − ā‖², a and ā the non-equivariant parts f − Qf of f* and of the mean fit: the
+    noise cancels, and the fits' regularization bias enters only to second order (the plain
+    cross product ⟨u_k, u_l⟩, `correction=False`, carries it to first order: flexible fits
+    that shrink the non-equivariant part make it biased low).
 
-    K = `folds` (default 8, >= 3) and `regressor` (default `MLPRegressor()`) fits one model per
-    fold. Elements: all of a finite group of order <= 64, else S = `num_samples` (default
-    4) draws per example. s.e.: the delete-one-fold jackknife of the U-statistic over folds,
-    which includes the fits' own noise (a per-example s.e. would miss it and be far too small
-    at η = 0); it is about right when η is well above the noise, and conservative (by up to
-    √(2(K−1)/(K−2)) ≈ 1.5 at K = 8) at η = 0.
+    Assumes: i.i.d. examples from a λ-invariant input law, λ a group's Haar (uniform)
+    measure and ρ_out orthogonal (Q is then an orthogonal projection). Elements: all of a
+    finite group of order <= 64, else S = `num_samples` (default 4) draws per example. s.e.:
+    the pair-matrix rule of `fold_statistics`, which includes the fits' noise.
     """
     n = check_data(x, y, symmetry, min_n=6)
-    members, g, _, f_x, f_gx, reason = fitted_orbits(
-        x, y, symmetry=symmetry, key=key, regressor=regressor, folds=folds,
-        num_samples=num_samples, default_samples=DEFAULT_SAMPLES,
+    regressor = check_regressor(MLPRegressor() if regressor is None else regressor)
+    folds = _folds.check_folds(folds, n)
+    k_fold, k_fit, k_g = jax.random.split(key, 3)
+    fold = _folds.assign_folds(k_fold, n, folds)
+    reason = _folds.too_small_reason(regressor, x, fold)
+    predictors = _folds.fit_folds(regressor, x, y, fold, k_fit)
+    predict = _stacked(predictors, Layout.of_batch(y))
+    stats = fold_statistics(
+        predict, x, y, fold, k_g, symmetry=symmetry, num_samples=num_samples,
+        correction=correction, reason=reason,
     )  # fmt: skip
-    value, stderr = crossfit_statistic(
-        g, f_x, f_gx, members, symmetry=symmetry, layout=Layout.of_batch(y)
-    )
-    return finish(value, stderr, method="crossfit", n=n, reason=reason)
+    return stats.estimate
+
+
+def _stacked(predictors: list, layout: Layout):
+    """predict(x_batch) → the fits' predictions stacked on a leading model axis (K, B, ...)."""
+
+    def predict(xb):
+        b = jax.tree.leaves(xb)[0].shape[0]
+        outs = [p(xb) for p in predictors]
+        for out in outs:
+            check_predictions(out, layout, (b,))
+        return jax.tree.map(lambda *a: jnp.stack(a), *outs)
+
+    return predict

@@ -94,7 +94,7 @@ def defects(g: Any, f_x: jax.Array, f_gx: jax.Array, *, symmetry: Symmetry, layo
     return f_gx - act_outputs(g, ref, symmetry=symmetry, layout=layout, inverse=False)
 
 
-def _check_predictions(out: Any, layout: Layout, lead: tuple[int, ...]) -> None:
+def check_predictions(out: Any, layout: Layout, lead: tuple[int, ...]) -> None:
     """Raises `ValueError` unless a fitted regressor's predictions on a batch fit y's layout."""
     leaves, treedef = jax.tree.flatten(out)
     shapes = [tuple(getattr(a, "shape", ())) for a in leaves]
@@ -116,7 +116,7 @@ def predict_orbits(predictors: list, x: Any, g: Any, *, symmetry: Symmetry, layo
     xt = transform_inputs(x, g, symmetry=symmetry)
 
     def flat(out, lead):  # stacked on the host: no compiles
-        _check_predictions(out, layout, lead)
+        check_predictions(out, layout, lead)
         return np.asarray(layout.ravel(out))
 
     f_x = np.stack([flat(p(x), (n,)) for p in predictors])
