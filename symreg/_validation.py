@@ -33,7 +33,12 @@ def optional_positive_int(value: Any, name: str) -> int | None:
 
 
 def positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:
-    """Returns `value` as a float, or raises if it is not a finite number > 0 (>= 0 if allowed)."""
+    """Returns `value` as a float, or raises if it is not a finite number > 0 (>= 0 if allowed).
+
+    A concrete scalar array (NumPy or JAX, shape ()) counts as a number; a traced one does not.
+    """
+    if _is_concrete_scalar(value):
+        value = np.asarray(value).item()
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {value!r} of type {type(value).__name__}")
     value = float(value)
@@ -41,6 +46,20 @@ def positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be finite and {bound}, got {value}")
     return value
+
+
+def _is_concrete_scalar(value: Any) -> bool:
+    """A 0-d, real, non-boolean NumPy or concrete JAX array."""
+    if not isinstance(value, (np.ndarray, np.generic, jax.Array)) or isinstance(
+        value, jax.core.Tracer
+    ):
+        return False
+    dtype = (
+        np.dtype(value.dtype)
+        if not jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key)
+        else None
+    )
+    return dtype is not None and np.shape(value) == () and dtype.kind in "iuf"
 
 
 def shape_tuple(shape: Any, name: str = "shape") -> tuple[int, ...]:

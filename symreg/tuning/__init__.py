@@ -16,6 +16,7 @@ from symreg.tuning._rules import (
     shrink_estimate,
     target_from_estimate,
     weight_from_estimate,
+    weight_from_variance,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "shrink_estimate",
     "target_from_estimate",
     "weight_from_estimate",
+    "weight_from_variance",
 ]

@@ -132,7 +132,9 @@ def dual_ascent(
       `update(state, model_error)` → the next state (model_error: a scalar ÊD_2). `update`
       raises ValueError for a concrete NaN or negative model_error; a traced NaN (inside
       `jax.jit`) cannot raise, so it leaves β unchanged rather than poisoning the state
-      (`make_train_step(debug=True)` reports it with the step).
+      (`make_train_step(debug=True)` reports it with the step). A state whose target is NaN
+      keeps its weight (a constant weight, as `constant_weight`'s state): one controller
+      then serves vmapped runs that mix constant weights and targets.
 
     Raises:
       TypeError: a non-numeric argument.
@@ -158,7 +160,8 @@ def dual_ascent(
             raise ValueError(f"model_error must be a scalar, got shape {error.shape}")
         _check_concrete_error(model_error)
         weight = rule(state.weight, error, state.target, step_size, max_weight)
-        weight = jnp.where(jnp.isnan(error), state.weight, weight)  # traced NaN: β holds
+        hold = jnp.isnan(error) | jnp.isnan(state.target)  # traced NaN error; no target
+        weight = jnp.where(hold, state.weight, weight)
         return DualAscentState(weight, state.target, state.count + 1)
 
     return WeightController(init, update)

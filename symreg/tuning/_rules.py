@@ -180,6 +180,45 @@ def weight_from_estimate(
     return jnp.where(jnp.isnan(eta), jnp.nan, beta)
 
 
+def weight_from_variance(
+    estimate: Any, *, variance: ArrayLike, max_weight: float = MAX_WEIGHT
+) -> jax.Array:
+    """The penalty weight β̂ = v / (2η̃) from the fit's estimation variance v, capped.
+
+    In the linear-Gaussian model the penalty β·ED_2 shrinks the least-squares fit's
+    symmetry-breaking part by 1/(1 + 2β), and the risk-optimal shrinkage is α* = η/(η + v)
+    (`symreg.theory.optimal_target`), so β* = v/(2η): the weight of `weight_from_estimate`
+    with σ²k_A = n·v/2, which needs neither σ² nor k_A, only v (measured for any model by
+    `symreg.flax.calibrate`). η̃ = `shrink_estimate(estimate)`; η̃ = 0 gives `max_weight`
+    ("enforce the symmetry"), never inf or NaN.
+
+    Args:
+      estimate: an `Estimate`-like object with `.value` and `.stderr`.
+      variance: v >= 0, in ED_2 units at the training-set size.
+      max_weight: the cap, > 0.
+
+    Returns:
+      β in [0, max_weight], a float32 scalar.
+
+    Raises:
+      TypeError: `estimate` lacks `.value`/`.stderr`.
+      ValueError: a negative or non-finite `variance` or `max_weight`; the cases of
+        `shrink_estimate`.
+
+    Examples:
+      >>> from types import SimpleNamespace as E
+      >>> from symreg.tuning import weight_from_variance
+      >>> float(weight_from_variance(E(value=0.25, stderr=0.0), variance=0.1))
+      0.2
+    """
+    variance = _number(variance, "variance")
+    max_weight = _validation.positive_float(max_weight, "max_weight")
+    eta = shrink_estimate(estimate)
+    v = jnp.asarray(variance, jnp.float32)
+    beta = jnp.where(eta > 0, v / (2 * jnp.where(eta > 0, eta, 1.0)), jnp.float32(max_weight))
+    return jnp.minimum(beta, jnp.float32(max_weight))
+
+
 def relax_to_target(model_error: ArrayLike, target: ArrayLike) -> jax.Array:
     """The relaxation strength α = min(1, √(ε_target / ED_2(f))) for `symreg.relax`.
 
