@@ -4,15 +4,18 @@ A linen `TrainState` subclass and a functional NNX state, both carrying the weig
 controller and a PRNG key, and one train-step factory for both.
 """
 
+from symreg.flax._calibrate import Calibration, calibrate
 from symreg.flax._common import StepKeys, step_keys
 from symreg.flax._linen import SymmetryTrainState
 from symreg.flax._nnx import NNXTrainState
 from symreg.flax._step import make_train_step
 
 __all__ = [
+    "Calibration",
     "NNXTrainState",
     "StepKeys",
     "SymmetryTrainState",
+    "calibrate",
     "make_train_step",
     "step_keys",
 ]

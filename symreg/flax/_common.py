@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from symreg.equivariance import _debug
 from symreg.tuning import DualAscentState, WeightController, constant_weight
@@ -58,6 +59,8 @@ def as_controller(tuner: Any) -> WeightController:
         return tuner
     if isinstance(tuner, (int, float)) and not isinstance(tuner, bool):
         return constant_weight(float(tuner))
+    if isinstance(tuner, (jax.Array, np.ndarray)) and np.shape(tuner) == ():
+        return constant_weight(tuner)  # a concrete scalar array, e.g. a rule's β̂
     raise TypeError(
         "tuner must be a symreg.tuning.WeightController (e.g. dual_ascent(...)) or a number "
         f"(a constant weight), got {tuner!r} of type {type(tuner).__name__}"

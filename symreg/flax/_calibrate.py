@@ -1,0 +1,249 @@
+"""`calibrate`: from data to the penalty weight and target, for the user's own Flax model."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from symreg import _validation, tuning
+from symreg.actions import Symmetry
+from symreg.estimators import Estimate, fold_statistics
+from symreg.flax._linen import SymmetryTrainState
+from symreg.flax._nnx import NNXTrainState
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """What `calibrate` measured, and the weight and target it sets.
+
+    Attributes:
+      estimate: η̂₂ ± s.e., the data equivariance error (debiased cross-fit of the fold models).
+      variance: v̂ ± s.e., the estimation variance of the model's symmetry defect at the full N
+        (ED_2 of the difference of two fold fits / 2 at N // K examples, times (N // K) / N,
+        since the estimation variance falls as 1/n).
+      noise_var: σ̂² ± s.e., the noise per example (summed over output entries), cross-fitted
+        from out-of-fold residuals.
+      weight: β̂ = v̂ / (2η̃) (`symreg.tuning.weight_from_variance`), a Python float; never capped
+        at a grid (only at `symreg.tuning.MAX_WEIGHT` when η̃ = 0).
+      target: ε̂ = α̂·η̃ with α̂ = η̃ / (η̃ + v̂) (`symreg.tuning.target_from_estimate`), a float.
+      folds: K, the number of fold models.
+      n: N, the number of examples.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from symreg.estimators import Estimate
+      >>> from symreg.flax import Calibration
+      >>> e = lambda v, s, m: Estimate(jnp.float32(v), jnp.float32(s), method=m, n=400)
+      >>> cal = Calibration(e(0.2, 0.02, "crossfit"), e(0.05, 0.01, "fit-variance"),
+      ...                   e(0.25, 0.01, "noise"), weight=0.125, target=0.16, folds=4, n=400)
+      >>> print(cal)
+      Calibration(η̂ = 0.2 ± 0.02, v̂ = 0.05 ± 0.01, σ̂² = 0.25 ± 0.01, β̂ = 0.125, ε̂ = 0.16; K = 4, N = 400)
+    """
+
+    estimate: Estimate
+    variance: Estimate
+    noise_var: Estimate
+    weight: float
+    target: float
+    folds: int
+    n: int
+
+    def __str__(self) -> str:
+        pm = lambda e: f"{float(e.value):.4g} ± {float(e.stderr):.2g}"
+        return (
+            f"Calibration(η̂ = {pm(self.estimate)}, v̂ = {pm(self.variance)}, "
+            f"σ̂² = {pm(self.noise_var)}, β̂ = {self.weight:.4g}, ε̂ = {self.target:.4g}; "
+            f"K = {self.folds}, N = {self.n})"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Functional:
+    """The user's model as pure functions: `apply(params, x)`, `params`, `tx`."""
+
+    apply: Callable[[Any, Any], Any]
+    params: Any
+    tx: Any
+
+
+def _functional(state: Any, apply_kwargs: Mapping[str, Any]) -> _Functional:
+    if isinstance(state, SymmetryTrainState):
+        if state.batch_stats is not None:
+            raise ValueError(
+                "calibrate trains the model functionally and does not update batch_stats; "
+                "state has a batch_stats collection: use a model without BatchNorm (or "
+                "LayerNorm instead) for calibration"
+            )
+        kwargs = dict(apply_kwargs)
+        return _Functional(
+            lambda p, x: state.apply_fn({"params": p}, x, **kwargs), state.params, state.tx
+        )
+    if isinstance(state, NNXTrainState):
+        if apply_kwargs:
+            raise ValueError("apply_kwargs is for linen states; an NNX model is called as set")
+        model, optimizer = state.merge()
+        graphdef, params, rest = nnx.split(model, optimizer.wrt, ...)
+        return _Functional(lambda p, x: nnx.merge(graphdef, p, rest)(x), params, optimizer.tx)
+    raise TypeError(
+        "state must be a freshly created symreg.flax.SymmetryTrainState (linen) or "
+        f"NNXTrainState, got {type(state).__name__}"
+    )
+
+
+def _fit_folds(model: _Functional, loss_fn, x, y, idx, keys, *, steps, batch_size):
+    """Trains one copy of the model per row of `idx` (K, m), all folds vmapped; params (K, ...)."""
+
+    def one(rows, key):
+        def step(carry, t):
+            params, opt_state = carry
+            take = rows
+            if batch_size is not None:
+                pick = jax.random.choice(jax.random.fold_in(key, t), rows.shape[0],
+                                         (batch_size,), replace=False)  # fmt: skip
+                take = rows[pick]
+            xb, yb = jax.tree.map(lambda a: a[take], (x, y))
+            loss = lambda p: loss_fn(model.apply(p, xb), yb)
+            grads = jax.grad(loss)(params)
+            updates, opt_state = model.tx.update(grads, opt_state, params)
+            params = jax.tree.map(lambda p, u: p + u, params, updates)
+            return (params, opt_state), None
+
+        start = (model.params, model.tx.init(model.params))
+        return jax.lax.scan(step, start, jnp.arange(steps))[0][0]
+
+    return jax.vmap(one)(idx, keys)
+
+
+def _check_sizes(x, y, folds, batch_size) -> tuple[int, int, int | None]:
+    n = _validation.batch_size(x, "x")
+    if _validation.batch_size(y, "y") != n:
+        raise ValueError(
+            f"x and y must have the same number of examples N, got {n} and "
+            f"{_validation.batch_size(y, 'y')}"
+        )
+    folds = _validation.positive_int(folds, "folds")
+    if folds < 3:
+        raise ValueError(f"folds must be >= 3 (pairs of fold models and a jackknife), got {folds}")
+    m = n // folds
+    if m < 2:
+        raise ValueError(f"x has N = {n} examples; folds={folds} needs at least {2 * folds}")
+    batch_size = _validation.optional_positive_int(batch_size, "batch_size")
+    if batch_size is not None and batch_size > m:
+        raise ValueError(f"batch_size must be <= the fold size N // folds = {m}, got {batch_size}")
+    return n, m, batch_size
+
+
+def calibrate(
+    state: Any,
+    loss_fn: Callable[[Any, Any], jax.Array],
+    x: Any,
+    y: Any,
+    *,
+    symmetry: Symmetry,
+    key: jax.Array,
+    steps: int,
+    batch_size: int | None = None,
+    folds: int = 4,
+    num_samples: int | None = None,
+    apply_kwargs: Mapping[str, Any] | None = None,
+) -> Calibration:
+    """Trains the user's model on K disjoint folds and sets the penalty weight and target.
+
+    The data are split at random into K = `folds` folds of N // K examples (the N mod K left
+    over are only evaluation points). One copy of the state's model, from the state's initial
+    parameters and with its optimizer, is trained without the penalty on each fold for `steps`
+    steps (full batch, or `batch_size` examples drawn per step), all K in one vmapped,
+    compiled call. From these fits (`symreg.estimators.fold_statistics`):
+
+    - η̂: the debiased cross-fit estimate of the data error η₂ (products only at examples that
+      neither fit of a pair saw; mean η₂ − 2‖a − ā‖², second order in the fits' bias);
+    - v̂: ED_2(f̂_k − f̂_l)/2 at fresh examples, the variance of one fit's symmetry defect at
+      N/K examples, scaled to N by 1/K (estimation variance ∝ 1/n);
+    - σ̂²: the cross product of out-of-fold residuals ⟨y − f̂_k(x), y − f̂_l(x)⟩.
+
+    Then β̂ = v̂/(2η̃) (`symreg.tuning.weight_from_variance`: in the linear-Gaussian model the
+    penalty weight that shrinks the symmetry-breaking part by α* = η/(η + v)) and ε̂ = α̂·η̃
+    (`symreg.tuning.target_from_estimate`), with η̃ the shrunk estimate.
+
+    Args:
+      state: a freshly created `SymmetryTrainState` (linen, without batch_stats) or
+        `NNXTrainState`; its model, parameters and optimizer are what is trained (the state
+        itself is not changed). The model should be deterministic (NNX: as set, e.g.
+        `model.eval()` for dropout; linen: through `apply_kwargs`).
+      loss_fn: `loss_fn(predictions, y_batch)` → scalar, as in `make_train_step`.
+      x: inputs, leading axis N.
+      y: targets, an array with leading axis N, shaped like the model's outputs.
+      symmetry: the `symreg.Symmetry`.
+      key: PRNG key (folds, minibatches, group elements).
+      steps: optimizer steps per fold model.
+      batch_size: examples per step (<= N // folds), or None for the whole fold.
+      folds: K >= 3.
+      num_samples: group elements per example for the statistics; None enumerates a finite
+        group of order <= 64 and otherwise draws 4.
+      apply_kwargs: linen only, keyword arguments of `apply` (e.g. {"train": False}).
+
+    Returns:
+      A `Calibration`; `.weight` and `.target` are Python floats that
+      `SymmetryTrainState.create(tuner=...)` and `symreg.tuning.dual_ascent` take directly.
+
+    Raises:
+      TypeError: a bad `state`, `loss_fn` or `key`.
+      ValueError: mismatched N, N < 2·folds, folds < 3, a bad `steps` or `batch_size`, a linen
+        state with batch_stats, data that does not fit the symmetry.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> from flax import nnx
+      >>> import symreg
+      >>> from symreg.actions import Permutation
+      >>> from symreg.groups import Symmetric
+      >>> from symreg.flax import NNXTrainState, calibrate
+      >>> x = jax.random.normal(jax.random.key(0), (400, 3))
+      >>> y = (x.sum(1) + 0.5 * x[:, 0])[:, None]   # the first entry breaks the symmetry
+      >>> state = NNXTrainState.create(nnx.Linear(3, 1, rngs=nnx.Rngs(0)), optax.adam(0.1),
+      ...                              key=jax.random.key(1))
+      >>> mse = lambda p, t: jnp.mean((p - t) ** 2)
+      >>> cal = calibrate(state, mse, x, y, key=jax.random.key(2), steps=100,
+      ...                 symmetry=symreg.Symmetry(Symmetric(3), Permutation()))
+      >>> round(cal.estimate.value.item(), 1), cal.weight < 1e-3   # η₂ = 2·0.5²·2/3 ≈ 0.33
+      (0.3, True)
+    """
+    _validation.check_callable(loss_fn, "loss_fn")
+    _validation.check_key(key)
+    steps = _validation.positive_int(steps, "steps")
+    if not isinstance(symmetry, Symmetry):
+        raise TypeError(f"symmetry must be a symreg.Symmetry, got {type(symmetry).__name__}")
+    n, m, batch_size = _check_sizes(x, y, folds, batch_size)
+    model = _functional(state, apply_kwargs or {})
+    k_fold, k_fit, k_g = jax.random.split(key, 3)
+    perm = np.asarray(jax.random.permutation(k_fold, n))
+    idx = perm[: folds * m].reshape(folds, m)
+    fold = np.full(n, -1, np.int64)
+    fold[idx] = np.arange(folds)[:, None]
+    fit = jax.jit(functools.partial(_fit_folds, model, loss_fn, steps=steps, batch_size=batch_size))
+    params = fit(x, y, jnp.asarray(idx), jax.random.split(k_fit, folds))
+    predict = jax.jit(jax.vmap(model.apply, in_axes=(0, None)))
+    stats = fold_statistics(
+        lambda xb: predict(params, xb), x, y, fold, k_g, symmetry=symmetry,
+        num_samples=num_samples,
+    )  # fmt: skip
+    return _finish(stats, folds=folds, n=n, m=m)
+
+
+def _finish(stats, *, folds: int, n: int, m: int) -> Calibration:
+    scale = m / n  # v ∝ 1/(examples): from N // K to N
+    v = stats.variance
+    variance = Estimate(
+        jnp.maximum(v.value, 0.0) * scale, v.stderr * scale, method="fit-variance", n=n,
+        reason=v.reason,
+    )  # fmt: skip
+    weight = float(tuning.weight_from_variance(stats.estimate, variance=float(variance.value)))
+    target = float(tuning.target_from_estimate(stats.estimate, variance=float(variance.value)))
+    return Calibration(stats.estimate, variance, stats.noise_var, weight, target, folds, n)
