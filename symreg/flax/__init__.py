@@ -5,14 +5,17 @@ controller and a PRNG key, and one train-step factory for both.
 """
 
 from symreg.flax._common import StepKeys, step_keys
+from symreg.flax._functional import NNXApply, nnx_functional
 from symreg.flax._linen import SymmetryTrainState
 from symreg.flax._nnx import NNXTrainState
 from symreg.flax._step import make_train_step
 
 __all__ = [
+    "NNXApply",
     "NNXTrainState",
     "StepKeys",
     "SymmetryTrainState",
     "make_train_step",
+    "nnx_functional",
     "step_keys",
 ]
