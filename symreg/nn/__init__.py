@@ -1,0 +1,16 @@
+"""Layer 7: relaxed-equivariance layers for Flax NNX, built on symreg's groups and actions.
+
+`Symmetrize` (the Reynolds average Qf), `Relax` (f_α = Qf + α(f − Qf)), `ResidualPathway`
+(an equivariant path plus a penalized free path) and `RelaxedGroupConv` (group convolutions
+whose kernels may vary with the group element). Each layer's docstring says what is exactly
+equivariant, what is relaxed, and how the relaxation maps to ED₂.
+"""
+
+from symreg.nn._relax import Relax
+from symreg.nn._symmetrize import GroupElements, Symmetrize
+
+__all__ = [
+    "GroupElements",
+    "Relax",
+    "Symmetrize",
+]
