@@ -1,4 +1,4 @@
-"""symreg.nn: Symmetrize and Relax (exact equivariance, the α² law, gradients)."""
+"""symreg.nn: Symmetrize, Relax, ResidualPathway (exactness, ED₂ laws, gradients)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from flax import nnx
 from jax.test_util import check_grads
 
 import symreg
-from symreg.actions import Regular, Vector
+from symreg.actions import Permutation, Regular, Vector
 from symreg.flax import nnx_functional
-from symreg.groups import SO2, Cyclic
-from symreg.nn import Relax, Symmetrize
+from symreg.groups import SO2, Cyclic, Symmetric
+from symreg.nn import Relax, ResidualPathway, Symmetrize, free_path_penalty
 
 #: Relative ED₂ (mean squared defect / mean squared output) of an exactly equivariant layer.
 EXACT_REL_F32 = 1e-5
@@ -126,4 +126,109 @@ def test_gradients_match_finite_differences(layer):
         f = mlp(4, 4, dtype=jnp.float64)
         model = Symmetrize(f, sym) if layer == "symmetrize" else Relax(f, sym, 0.7)
         apply_fn, state = nnx_functional(model)
-        check_grads(lambda s, x: jnp.sum(apply_fn(s, x) ** 2), (state, x), order=1, modes=["rev"])
+        loss = jax.jit(lambda s, x: jnp.sum(apply_fn(s, x) ** 2))
+        check_grads(loss, (state, x), order=1, modes=["rev"])
+
+
+# --- ResidualPathway ----------------------------------------------------------------------------
+
+SETS = symreg.Symmetry(Symmetric(4), Permutation(), Permutation())
+
+
+class DeepSets(nnx.Module):
+    """A permutation-equivariant block on sets (n, d) -> (n, k): A x_i + B mean_j x_j."""
+
+    def __init__(self, d, k, rngs, dtype=jnp.float32, broken=False):
+        self.own = nnx.Linear(d, k, rngs=rngs, param_dtype=dtype)
+        self.pool = nnx.Linear(d, k, use_bias=False, rngs=rngs, param_dtype=dtype)
+        self.broken = broken
+
+    def __call__(self, x):
+        pooled = x[:, :1] if self.broken else x.mean(axis=1, keepdims=True)
+        return jnp.tanh(self.own(x) + self.pool(pooled))
+
+
+class Free(nnx.Module):
+    """An unconstrained map of the flattened set, reshaped to (n, k)."""
+
+    def __init__(self, n, d, k, rngs, dtype=jnp.float32):
+        self.dense = nnx.Linear(n * d, n * k, rngs=rngs, param_dtype=dtype)
+        self.shape = (n, k)
+
+    def __call__(self, x):
+        return self.dense(x.reshape(x.shape[0], -1)).reshape((x.shape[0],) + self.shape)
+
+
+def pathway(dtype=jnp.float32, broken=False, seed=0):
+    rngs = nnx.Rngs(seed)
+    eq = DeepSets(3, 2, rngs, dtype, broken)
+    return ResidualPathway(eq, Free(4, 3, 2, rngs, dtype), symmetry=SETS)
+
+
+@pytest.fixture
+def sets():
+    return jax.random.normal(jax.random.key(5), (6, 4, 3))
+
+
+def test_equivariant_path_alone_is_exact_and_a_broken_one_is_not(sets):
+    layer = pathway()
+    assert relative_ed2(layer.equivariant, sets, SETS) <= EXACT_REL_F32
+    layer.check_equivariant(sets, jax.random.key(0))
+    broken = pathway(broken=True)
+    assert relative_ed2(broken.equivariant, sets, SETS) > BROKEN_REL
+    with pytest.raises(AssertionError, match="not equivariant"):
+        broken.check_equivariant(sets, jax.random.key(0))
+
+
+def test_pathway_defect_is_the_free_paths_and_the_penalty_is_its_ed2(sets):
+    layer = pathway()
+    whole, free = exact_errors(layer, sets, SETS), exact_errors(layer.free, sets, SETS)
+    assert free.mean() > 0
+    np.testing.assert_allclose(whole, free, rtol=1e-4, atol=1e-6 * free.max())
+    np.testing.assert_allclose(layer.penalty(sets), whole.mean(), rtol=1e-5)
+    broken = pathway(broken=True)  # the relation needs an exact equivariant path
+    gap = abs(exact_errors(broken, sets, SETS).mean() - float(broken.penalty(sets)))
+    assert gap > 1e-2 * float(broken.penalty(sets))
+
+
+def test_sampled_penalty_is_unbiased_for_the_exact_one(sets):
+    layer = pathway()
+    exact = float(layer.penalty(sets))
+    keys = jax.random.split(jax.random.key(6), 64)
+    draws = np.array([float(layer.penalty(sets, k, num_samples=4)) for k in keys[:16]])
+    stderr = draws.std(ddof=1) / np.sqrt(draws.size)
+    assert abs(draws.mean() - exact) < 4 * stderr + 1e-6
+
+
+def test_zero_free_path_makes_the_pathway_exactly_equivariant(sets):
+    layer = pathway()
+    layer.free.dense.kernel.set_value(jnp.zeros_like(layer.free.dense.kernel.get_value()))
+    assert float(layer.penalty(sets)) == 0.0
+    assert relative_ed2(layer, sets, SETS) <= EXACT_REL_F32
+
+
+def test_penalty_gradient_reaches_only_the_free_path(sets):
+    layer = pathway()
+    grads = nnx.grad(lambda m: m.penalty(sets))(layer)
+    assert float(jnp.abs(grads.free.dense.kernel.get_value()).max()) > 0
+    assert "equivariant" not in grads or all(
+        float(jnp.abs(v.get_value()).max()) == 0 for _, v in nnx.to_flat_state(grads.equivariant)
+    )
+
+
+def test_pathway_gradient_matches_finite_differences():
+    with jax.enable_x64(True):
+        x = jax.random.normal(jax.random.key(7), (2, 4, 3), jnp.float64)
+        layer = pathway(dtype=jnp.float64)
+        apply_fn, state = nnx_functional(layer)
+        loss = jax.jit(lambda s: jnp.sum(apply_fn(s, x) ** 2))
+        check_grads(loss, (state,), order=1, modes=["rev"])
+
+
+def test_penalty_gradient_matches_finite_differences():
+    with jax.enable_x64(True):
+        x = jax.random.normal(jax.random.key(7), (2, 4, 3), jnp.float64)
+        layer = pathway(dtype=jnp.float64)
+        graphdef, free_state = nnx.split(layer.free)
+        penalty = lambda s: free_path_penalty(nnx.merge(graphdef, s), x, symmetry=SETS)
+        check_grads(penalty, (free_state,), order=1, modes=["rev"])

@@ -7,10 +7,13 @@ equivariant, what is relaxed, and how the relaxation maps to ED₂.
 """
 
 from symreg.nn._relax import Relax
+from symreg.nn._residual import ResidualPathway, free_path_penalty
 from symreg.nn._symmetrize import GroupElements, Symmetrize
 
 __all__ = [
     "GroupElements",
     "Relax",
+    "ResidualPathway",
     "Symmetrize",
+    "free_path_penalty",
 ]
