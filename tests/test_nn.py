@@ -47,7 +47,7 @@ def relative_ed2(module, x, sym, key=None, num_samples=8):
         err = symreg.equivariance_error(
             apply_fn, state, x, key, symmetry=sym, num_samples=num_samples
         )
-    scale = jnp.mean(jnp.sum(jnp.square(apply_fn(state, x)).reshape(x.shape[0], -1), -1))
+    scale = jnp.mean(jnp.sum(jnp.square(jax.jit(apply_fn)(state, x)).reshape(x.shape[0], -1), -1))
     return float(jnp.mean(err) / scale)
 
 

@@ -6,13 +6,18 @@ whose kernels may vary with the group element). Each layer's docstring says what
 equivariant, what is relaxed, and how the relaxation maps to ED₂.
 """
 
+from symreg.nn._actions import RegularImage
+from symreg.nn._conv import ConvSpec, RelaxedGroupConv
 from symreg.nn._relax import Relax
 from symreg.nn._residual import ResidualPathway, free_path_penalty
 from symreg.nn._symmetrize import GroupElements, Symmetrize
 
 __all__ = [
+    "ConvSpec",
     "GroupElements",
+    "RegularImage",
     "Relax",
+    "RelaxedGroupConv",
     "ResidualPathway",
     "Symmetrize",
     "free_path_penalty",
