@@ -5,6 +5,7 @@ controller and a PRNG key, and one train-step factory for both.
 """
 
 from symreg.flax._common import StepKeys, step_keys
+from symreg.flax._eval import make_eval_metric
 from symreg.flax._functional import NNXApply, nnx_functional
 from symreg.flax._linen import SymmetryTrainState
 from symreg.flax._nnx import NNXTrainState
@@ -15,6 +16,7 @@ __all__ = [
     "NNXTrainState",
     "StepKeys",
     "SymmetryTrainState",
+    "make_eval_metric",
     "make_train_step",
     "nnx_functional",
     "step_keys",
