@@ -232,3 +232,13 @@ def test_penalty_gradient_matches_finite_differences():
         graphdef, free_state = nnx.split(layer.free)
         penalty = lambda s: free_path_penalty(nnx.merge(graphdef, s), x, symmetry=SETS)
         check_grads(penalty, (free_state,), order=1, modes=["rev"])
+
+
+def test_symmetrize_calls_a_stateful_module_as_a_pure_function(x8):
+    bn = nnx.BatchNorm(8, rngs=nnx.Rngs(0))  # training mode: it would update its statistics
+    q = Symmetrize(nnx.Sequential(mlp(8, 8), bn), C8)
+    before = bn.mean.get_value()
+    assert q(x8).shape == (6, 8)
+    np.testing.assert_array_equal(bn.mean.get_value(), before)  # the update is dropped
+    bn.use_running_average = True  # eval mode: a fixed function, so Qf is exact again
+    assert relative_ed2(q, x8, C8) <= EXACT_REL_F32

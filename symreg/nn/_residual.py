@@ -11,9 +11,8 @@ from flax import nnx
 from symreg import _validation
 from symreg.actions import Symmetry
 from symreg.equivariance import equivariance_error, exact_equivariance_error
-from symreg.flax import nnx_functional
 from symreg.groups import AbstractFiniteGroup
-from symreg.nn._symmetrize import check_symmetry
+from symreg.nn._symmetrize import as_apply, check_symmetry
 from symreg.testing import assert_equivariant
 
 
@@ -29,13 +28,6 @@ def check_same_structure(reference: Any, other: Any, name: str, what: str) -> No
             f"{name}: its output must have the structure and shapes of {what}'s output, got "
             f"{_shapes(other)} against {_shapes(reference)}"
         )
-
-
-def _as_apply(module: Any) -> tuple[Any, Any]:
-    """(apply_fn, params) for the kernels: split an NNX module, close over any callable."""
-    if isinstance(module, nnx.Module):
-        return nnx_functional(module)
-    return (lambda _, x: module(x)), None
 
 
 def free_path_penalty(
@@ -79,7 +71,7 @@ def free_path_penalty(
       2.0
     """
     symmetry = check_symmetry(symmetry)
-    apply_fn, params = _as_apply(free)
+    apply_fn, params = as_apply(free)
     if num_samples is None:
         if not isinstance(symmetry.transforms, AbstractFiniteGroup):
             raise ValueError(

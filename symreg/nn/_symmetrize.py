@@ -10,6 +10,7 @@ from flax import nnx
 from symreg import _validation
 from symreg.actions import Symmetry
 from symreg.equivariance import reynolds_average
+from symreg.flax import nnx_functional
 from symreg.groups import AbstractFiniteGroup, AbstractStratifiedSampler
 
 
@@ -32,6 +33,14 @@ def check_symmetry(symmetry: Any, name: str = "symmetry") -> Symmetry:
             f"{symmetry!r:.80} of type {type(symmetry).__name__}"
         )
     return symmetry
+
+
+def as_apply(module: Any) -> tuple[Any, Any]:
+    """(apply_fn, params) for the kernels: an NNX module split into a pure function and its
+    state (changes a call makes to the state are dropped), any other callable closed over."""
+    if isinstance(module, nnx.Module):
+        return nnx_functional(module)
+    return (lambda _, x: module(x)), None
 
 
 def _draw(symmetry: Symmetry, num_samples: Any, key: Any) -> GroupElements | None:
@@ -66,7 +75,11 @@ class Symmetrize(nnx.Module):
     λ-invariant input law and orthogonal ρ_out, the exact Q is the orthogonal projection on
     equivariant functions and ED₂(f) = 2‖f − Qf‖² (DESIGN.md §1).
 
-    Cost: one call of f on the B·S transformed inputs (S = |G| when enumerating).
+    Cost: one call of f on the B·S transformed inputs (S = |G| when enumerating). An NNX
+    module is called as a pure function of its state (`symreg.flax.nnx_functional`): what
+    the call would change in its state (BatchNorm statistics in training mode, sown values)
+    is dropped, and BatchNorm in training mode normalizes by the statistics of the B·S
+    transformed batch.
 
     Args:
       module: the module f, called as `module(x)` on a batch (an `nnx.Module` or any
@@ -115,5 +128,5 @@ class Symmetrize(nnx.Module):
         return self.elements.get_value()
 
     def __call__(self, x: Any) -> Any:
-        apply_fn = lambda _, xt: self.module(xt)
-        return reynolds_average(apply_fn, None, x, self.group_elements(), symmetry=self.symmetry)
+        apply_fn, params = as_apply(self.module)
+        return reynolds_average(apply_fn, params, x, self.group_elements(), symmetry=self.symmetry)
