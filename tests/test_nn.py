@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,9 +11,9 @@ from flax import nnx
 from jax.test_util import check_grads
 
 import symreg
-from symreg.actions import Permutation, Regular, Vector
+from symreg.actions import Irreps, Permutation, Regular, Vector
 from symreg.flax import nnx_functional
-from symreg.groups import SO2, Cyclic, Symmetric
+from symreg.groups import SO2, SO3, Cyclic, Symmetric
 from symreg.nn import Relax, ResidualPathway, Symmetrize, free_path_penalty
 
 #: Relative ED₂ (mean squared defect / mean squared output) of an exactly equivariant layer.
@@ -189,6 +190,26 @@ def test_pathway_defect_is_the_free_paths_and_the_penalty_is_its_ed2(sets):
     broken = pathway(broken=True)  # the relation needs an exact equivariant path
     gap = abs(exact_errors(broken, sets, SETS).mean() - float(broken.penalty(sets)))
     assert gap > 1e-2 * float(broken.penalty(sets))
+
+
+def test_e3nn_equivariant_path_under_so3_sampled():
+    sym = symreg.Symmetry(SO3(), Irreps("1o"), Irreps("1o"))
+
+    def equivariant(x):  # x ↦ ‖x‖ x, written with e3nn-jax irreps arrays
+        v = e3nn.IrrepsArray("1o", x)
+        return (e3nn.norm(v) * v).array
+
+    layer = ResidualPathway(equivariant, nnx.Linear(3, 3, rngs=nnx.Rngs(0)), symmetry=sym)
+    keys = jax.random.split(jax.random.key(8), 3)
+    x = jax.random.normal(keys[0], (8, 3))
+    layer.check_equivariant(x, keys[1])
+    apply_fn, state = nnx_functional(layer)
+    free_fn, free_state = nnx_functional(layer.free)
+    err = lambda f, s: symreg.equivariance_error(f, s, x, keys[2], symmetry=sym, num_samples=4)
+    whole, free = np.asarray(err(apply_fn, state)), np.asarray(err(free_fn, free_state))
+    assert free.mean() > BROKEN_REL * np.mean(np.sum(np.square(x), -1))
+    np.testing.assert_allclose(whole, free, rtol=1e-4, atol=1e-5 * free.max())
+    np.testing.assert_allclose(layer.penalty(x, keys[2], num_samples=4), whole.mean(), rtol=1e-5)
 
 
 def test_sampled_penalty_is_unbiased_for_the_exact_one(sets):
