@@ -13,7 +13,7 @@ import symreg
 from symreg.actions import Image
 from symreg.flax import nnx_functional
 from symreg.groups import Cyclic, Dihedral
-from symreg.nn import RegularImage, RelaxedGroupConv
+from symreg.nn import LinenRelaxedGroupConv, RegularImage, RelaxedGroupConv
 
 #: Relative ED₂ (mean squared defect / mean squared output) of an exactly equivariant layer.
 EXACT_REL_F32 = 1e-5
@@ -121,3 +121,25 @@ def test_penalty_gradient_matches_finite_differences():
         graphdef, state = nnx.split(layer)
         penalty = jax.jit(lambda s: nnx.merge(graphdef, s).penalty(x[:2]))
         check_grads(penalty, (state,), order=1, modes=["rev"])
+
+
+@pytest.mark.parametrize("name", ["D4-lift", "C4-group", "C8-sequence"])
+def test_linen_version_is_the_same_maths(name):
+    layer, x = make(name)
+    relax(layer, 1.0)
+    group, domain, lifting, _ = CONFIGS[name]
+    linen_conv = LinenRelaxedGroupConv(3, group=group, domain=domain, lifting=lifting)
+    variables = linen_conv.init(jax.random.key(0), x)
+    fresh = symreg.exact_equivariance_error(
+        linen_conv.apply, variables, x, symmetry=linen_conv.symmetry_of(2)
+    )
+    assert float(fresh.max()) <= EXACT_REL_F32 * float(
+        jnp.mean(linen_conv.apply(variables, x) ** 2)
+    )
+    params = {k: getattr(layer, k).get_value() for k in ("kernels", "coefficients", "bias")}
+    variables = {"params": params}
+    np.testing.assert_allclose(linen_conv.apply(variables, x), layer(x), rtol=1e-6, atol=1e-6)
+    rel = linen_conv.apply(variables, method=linen_conv.relaxation)
+    np.testing.assert_allclose(rel, layer.relaxation(), rtol=1e-6)
+    bound = linen_conv.apply(variables, x, method=linen_conv.relaxation_bound)
+    np.testing.assert_allclose(bound, layer.relaxation_bound(x), rtol=1e-5)

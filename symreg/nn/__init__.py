@@ -8,6 +8,7 @@ equivariant, what is relaxed, and how the relaxation maps to ED₂.
 
 from symreg.nn._actions import RegularImage
 from symreg.nn._conv import ConvSpec, RelaxedGroupConv
+from symreg.nn._linen_conv import LinenRelaxedGroupConv
 from symreg.nn._relax import Relax
 from symreg.nn._residual import ResidualPathway, free_path_penalty
 from symreg.nn._symmetrize import GroupElements, Symmetrize
@@ -15,6 +16,7 @@ from symreg.nn._symmetrize import GroupElements, Symmetrize
 __all__ = [
     "ConvSpec",
     "GroupElements",
+    "LinenRelaxedGroupConv",
     "RegularImage",
     "Relax",
     "RelaxedGroupConv",

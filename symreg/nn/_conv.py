@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, final
 
 import jax
@@ -135,7 +136,38 @@ _NWC = dict(dimension_numbers=("NWC", "WIO", "NWC"))
 _NHWC = dict(dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
-def _check_input(spec: ConvSpec, x: Any) -> None:
+def init_kernels(key: jax.Array, spec: ConvSpec, dtype: Any) -> jax.Array:
+    """L base kernels, normal with variance 1/fan-in (fan-in = K^d·[G]·C_in)."""
+    shape = spec.kernel_shape()
+    fan_in = math.prod(shape[1:-1])
+    return (jax.random.normal(key, shape, dtype) / math.sqrt(fan_in)).astype(dtype)
+
+
+def init_coefficients(spec: ConvSpec, dtype: Any) -> jax.Array:
+    """Coefficients w_l(h) = 1/√L for every h: zero relaxation, an exactly equivariant layer."""
+    return jnp.full((spec.order, spec.num_bases), spec.num_bases**-0.5, dtype)
+
+
+def mix(y: jax.Array, coefficients: jax.Array, bias: jax.Array) -> jax.Array:
+    """Σ_l w_l(h) y_l(..., h) + bias for base responses y (..., G, L, C_out)."""
+    w = coefficients.astype(y.dtype)
+    return jnp.einsum("...glc,gl->...gc", y, w) + bias.astype(y.dtype)
+
+
+def relaxation_of(coefficients: jax.Array) -> jax.Array:
+    """Σ_h ‖w(h) − mean_h w(h)‖², in the pairwise form (exactly 0 for equal rows)."""
+    w = coefficients
+    return jnp.sum(jnp.square(w[:, None] - w[None, :])) / (2 * w.shape[0])
+
+
+def relaxation_bound_of(y: jax.Array, coefficients: jax.Array) -> jax.Array:
+    """2·M·relaxation: M = max over h of the batch mean of Σ_{u,l,c} y_l(x)(u, h, c)²."""
+    axes = tuple(i for i in range(1, y.ndim) if i != y.ndim - 3)
+    m = jnp.max(jnp.mean(jnp.sum(jnp.square(y), axis=axes), axis=0))
+    return 2.0 * m * relaxation_of(coefficients)
+
+
+def check_input(spec: ConvSpec, x: Any) -> None:
     """Raises `ValueError` naming x unless it is a batch of examples the layer takes."""
     shape = tuple(getattr(x, "shape", ()))
     size = shape[1] if len(shape) > 1 else 0
@@ -232,12 +264,8 @@ class RelaxedGroupConv(nnx.Module):
             group, domain, bool(lifting), in_features, out_features, kernel_size, num_bases
         )
         self.spec = spec
-        shape = spec.kernel_shape()
-        fan_in = jnp.prod(jnp.array(shape[1:-1]))
-        kernels = jax.random.normal(rngs.params(), shape, param_dtype) / jnp.sqrt(fan_in)
-        self.kernels = nnx.Param(kernels.astype(param_dtype))
-        w = jnp.full((spec.order, num_bases), num_bases**-0.5, param_dtype)
-        self.coefficients = nnx.Param(w)
+        self.kernels = nnx.Param(init_kernels(rngs.params(), spec, param_dtype))
+        self.coefficients = nnx.Param(init_coefficients(spec, param_dtype))
         self.bias = nnx.Param(jnp.zeros((out_features,), param_dtype))
 
     @property
@@ -247,25 +275,19 @@ class RelaxedGroupConv(nnx.Module):
 
     def base_responses(self, x: jax.Array) -> jax.Array:
         """The L equivariant convolutions y_l(x): (B, H, W, G, L, C_out) or (B, n, L, C_out)."""
-        _check_input(self.spec, x)
+        check_input(self.spec, x)
         return base_responses(self.spec, self.kernels.get_value(), x)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        y = self.base_responses(x)
-        w = self.coefficients.get_value().astype(y.dtype)
-        return jnp.einsum("...glc,gl->...gc", y, w) + self.bias.get_value().astype(y.dtype)
+        return mix(self.base_responses(x), self.coefficients.get_value(), self.bias.get_value())
 
     def relaxation(self) -> jax.Array:
         """Σ_h ‖w(h) − mean_h w(h)‖²: 0 exactly when the layer is exactly equivariant."""
-        w = self.coefficients.get_value()  # pairwise form: exactly 0 for equal rows
-        return jnp.sum(jnp.square(w[:, None] - w[None, :])) / (2 * w.shape[0])
+        return relaxation_of(self.coefficients.get_value())
 
     def relaxation_bound(self, x: jax.Array) -> jax.Array:
         """2·M·relaxation(), an upper bound on the layer's ED₂ on the batch x (see above)."""
-        y = self.base_responses(x)
-        axes = tuple(i for i in range(1, y.ndim) if i != y.ndim - 3)
-        m = jnp.max(jnp.mean(jnp.sum(jnp.square(y), axis=axes), axis=0))
-        return 2.0 * m * self.relaxation()
+        return relaxation_bound_of(self.base_responses(x), self.coefficients.get_value())
 
     def penalty(self, x: jax.Array) -> jax.Array:
         """The exact ED₂ of the layer on the batch x (mean over every group element)."""
