@@ -118,6 +118,11 @@ def test_conv_input_of_the_wrong_shape_is_named(lifting, domain, group, shape):
         layer(jnp.ones(shape))
 
 
+def test_sequence_kernel_longer_than_the_sequence_is_named():
+    with pytest.raises(ValueError, match="^kernel_size must be at most the sequence length n = 4"):
+        RelaxedGroupConv(1, 1, group=Cyclic(4), domain="sequence", kernel_size=5, rngs=nnx.Rngs(0))
+
+
 def test_conv_integer_input_is_a_type_error():
     layer = RelaxedGroupConv(1, 2, group=Cyclic(6), domain="sequence", rngs=nnx.Rngs(0))
     with pytest.raises(TypeError, match="^x must have a floating dtype"):

@@ -68,6 +68,11 @@ class ConvSpec:
             _validation.positive_int(getattr(self, name), name)
         if self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd (a centred kernel), got {self.kernel_size}")
+        if self.domain == "sequence" and self.kernel_size > self.order:
+            raise ValueError(
+                f"kernel_size must be at most the sequence length n = {self.order} (the "
+                f"circular padding wraps once), got {self.kernel_size}"
+            )
 
     def _group_error(self) -> str | None:
         if self.domain == "image":
