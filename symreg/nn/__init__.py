@@ -2,8 +2,9 @@
 
 `Symmetrize` (the Reynolds average Qf), `Relax` (f_α = Qf + α(f − Qf)), `ResidualPathway`
 (an equivariant path plus a penalized free path) and `RelaxedGroupConv` (group convolutions
-whose kernels may vary with the group element). Each layer's docstring says what is exactly
-equivariant, what is relaxed, and how the relaxation maps to ED₂.
+whose kernels may vary with the group element; `LinenRelaxedGroupConv` is the linen version).
+Each layer's docstring says what is exactly equivariant, what is relaxed, and how the
+relaxation maps to ED₂. See docs/nn.md.
 """
 
 from symreg.nn._actions import RegularImage

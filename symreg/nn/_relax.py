@@ -6,6 +6,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from symreg.actions import Symmetry
@@ -23,7 +24,7 @@ def _check_alpha(alpha: Any) -> Any:
             )
         _check_unit(float(value), "alpha (initial value)")
         return alpha
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
         raise TypeError(
             f"alpha must be a number in [0, 1] (fixed) or an nnx.Param scalar (learnable), got "
             f"{alpha!r:.80} of type {type(alpha).__name__}"
@@ -43,8 +44,10 @@ class Relax(nnx.Module):
     Exactly equivariant: the part Qf (`Symmetrize`, the Reynolds average). Relaxed: the
     residual f − Qf, scaled by α. ED₂ mapping: since Qf is exactly equivariant and the actions
     are linear, the defect of f_α at every (g, x) is α times the defect of f, so
-    ED₂(f_α) = α²·ED₂(f) exactly for a finite group enumerated (`num_samples=None`); with
-    sampled elements it holds for the finite set they generate. To reach a target ε, take
+    ED₂(f_α) = α²·ED₂(f) exactly for a finite group enumerated (`num_samples=None`). With
+    a sampled set E, Qf is exactly equivariant only under the h with E·h = E (see
+    `Symmetrize`): the law holds pair by pair for those h, and elsewhere the sampled Qf's
+    own defect adds (1 − α) times it to each pair's defect. To reach a target ε, take
     α = min(1, √(ε / ED₂(f))) (`symreg.tuning.relax_to_target`). α = 0 gives Qf, α = 1 gives f.
 
     A fixed α is a Python float (static: changing it builds a new layer). A learnable α is an

@@ -69,9 +69,11 @@ class Symmetrize(nnx.Module):
     Sampled: for any other set, S = `num_samples` elements are drawn once from `key` and
     stored (as `GroupElements` state, never trained); they form a stratified set where the
     set has a stratified sampler (`symreg.groups.AbstractStratifiedSampler`), e.g. S equally
-    spaced rotations at a random offset for SO(2). The sampled Qf is equivariant only under
-    the finite set those elements generate; its remaining ED₂ falls as S grows (for SO(2)
-    and a linear f, any S >= 3 equally spaced angles already give ED₂ = 0). With Haar λ, a
+    spaced rotations at a random offset for SO(2). The average over a set E is exactly
+    equivariant under the elements h with E·h = E, as re-indexing the mean shows (for that
+    SO(2) set, the rotations by multiples of 2π/S; for independent draws, in general only
+    the identity); its remaining ED₂ falls as S grows (for SO(2) and a linear f, any S >= 3
+    equally spaced angles already give ED₂ = 0). With Haar λ, a
     λ-invariant input law and orthogonal ρ_out, the exact Q is the orthogonal projection on
     equivariant functions and ED₂(f) = 2‖f − Qf‖² (DESIGN.md §1).
 
