@@ -37,6 +37,14 @@ class FoldStatistics(NamedTuple):
         by 2, i.e. the variance of one fit's symmetry defect, at the folds' size (not scaled).
       noise_var: σ̂² ± s.e. (method "noise"): E‖y − f̂(x)‖² cross-fitted, the noise variance per
         example summed over output entries (biased up by the fits' squared bias).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from symreg.estimators import Estimate, FoldStatistics
+      >>> e = lambda v, m: Estimate(jnp.float32(v), jnp.float32(0.01), method=m, n=100)
+      >>> stats = FoldStatistics(e(0.3, "crossfit"), e(0.02, "fit-variance"), e(0.25, "noise"))
+      >>> stats.estimate.method, float(stats.variance.value)
+      ('crossfit', 0.02)
     """
 
     estimate: Estimate
