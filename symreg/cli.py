@@ -44,18 +44,9 @@ def _bench(args) -> int:
     return subprocess.call(cmd, cwd=runner.parent)
 
 
-def _tradeoff(args) -> int:
-    try:
-        from symreg.experiments import job
-    except ModuleNotFoundError as err:
-        if err.name not in _TASKS_EXTRA:
-            raise
-        print(
-            f"symreg tradeoff: error: it needs {err.name!r}, from the tasks extra: "
-            "pip install 'symreg[tasks]'",
-            file=sys.stderr,
-        )
-        return 2
+def _run_tradeoff(args) -> int:
+    from symreg.experiments import job
+
     try:
         tasks = job.parse_tasks(args.task)
     except ValueError as err:
@@ -64,6 +55,20 @@ def _tradeoff(args) -> int:
     return job.main(
         tasks, quick=args.quick, seed=args.seed, out=args.out, progress=not args.no_progress
     )
+
+
+def _tradeoff(args) -> int:
+    try:
+        return _run_tradeoff(args)
+    except ModuleNotFoundError as err:  # tqdm on import; scikit-learn, matplotlib when used
+        if err.name not in _TASKS_EXTRA:
+            raise
+        print(
+            f"symreg tradeoff: error: it needs {err.name!r}, from the tasks extra: "
+            "pip install 'symreg[tasks]'",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def _estimate(args) -> int:

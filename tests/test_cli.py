@@ -4,6 +4,10 @@ the error messages (exit code 2) for missing files, arrays, and unknown names.""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -230,3 +234,22 @@ def test_estimate_file_combinations_are_checked(capsys, npz, npy_pair, tmp_path)
             capsys, "estimate", *map(str, files), "--group", "SO2", "--act-in", "vector"
         )
         assert code == 2 and message in err, err
+
+
+def test_tradeoff_without_the_tasks_extra_says_how_to_install_it():
+    code = (
+        "import sys\n"
+        "sys.modules['tqdm'] = None  # as if the tasks extra were not installed\n"
+        "from symreg import cli\n"
+        "sys.exit(cli.main(['tradeoff', '--quick']))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2, done.stderr
+    assert "needs 'tqdm', from the tasks extra: pip install 'symreg[tasks]'" in done.stderr
