@@ -103,3 +103,20 @@ def test_importing_plot_keeps_mplbackend():
         "import matplotlib, symreg.plot\nassert matplotlib.get_backend() == 'svg'\n",
         MPLBACKEND="svg",
     )
+
+
+def test_the_core_needs_none_of_the_extras():
+    """Without matplotlib, tqdm, scikit-learn and chex (extras only), the core imports and runs."""
+    check(
+        "import sys\n"
+        "for name in ('matplotlib', 'tqdm', 'sklearn', 'chex'):\n"
+        "    sys.modules[name] = None  # import fails, as if not installed\n"
+        "import jax, jax.numpy as jnp, symreg\n"
+        "for name in symreg.__all__: getattr(symreg, name)\n"
+        "sym = symreg.Symmetry(symreg.groups.SO3(), '1o')\n"
+        "x = jnp.ones((2, 3))\n"
+        "err = symreg.equivariance_error(lambda p, x: x, None, x, jax.random.key(0), symmetry=sym,"
+        " num_samples=2)\n"
+        "assert err.shape == (2, 2)\n"
+        "import symreg.flax\n"
+    )
