@@ -5,14 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.symreg-installed
 
-.PHONY: run test lint bench soak clean
+.PHONY: run test lint docs bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 
@@ -22,7 +22,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m ruff check symreg tests benchmarks
 	$(BIN)/python -m ruff format --check symreg tests benchmarks
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet
 	$(BIN)/python -m pytest -n 2 -q
+
+# The API documentation site (mkdocs-material + mkdocstrings), built into site/.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff format symreg tests benchmarks
@@ -35,4 +40,4 @@ soak: $(STAMP)
 	cd benchmarks && ../$(BIN)/python soak.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build site *.egg-info

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import sys
 from collections.abc import Mapping
 from typing import Any, final
 
@@ -86,18 +87,50 @@ class AbstractAction(abc.ABC):
             raise ValueError(f"{name}: {self!r} cannot act on one example with {shapes}: {msg}")
 
 
+def _is_e3nn_irreps(obj: Any) -> bool:
+    """Whether obj is an `e3nn.Irreps` (never true before e3nn-jax is imported)."""
+    e3nn = sys.modules.get("e3nn_jax")
+    return e3nn is not None and isinstance(obj, e3nn.Irreps)
+
+
+def _irreps_action(obj: Any, name: str) -> AbstractAction:
+    """`Irreps(obj)` for an irreps string or `e3nn.Irreps`; a readable error for other strings."""
+    from symreg.actions._linear import Irreps  # here: _linear imports this module
+
+    try:
+        return Irreps(obj)
+    except ValueError:
+        hint = (
+            f"; a string is read as e3nn irreps, as symreg.actions.Irreps({obj!r}), but it is not "
+            "valid irreps (such as '1o + 0e')"
+        )
+        raise _not_an_action(obj, name, hint) from None
+
+
+def _not_an_action(obj: Any, name: str, hint: str = "") -> TypeError:
+    return TypeError(
+        f"{name} must be a symreg action (e.g. symreg.actions.Vector()) or a tuple/dict of "
+        f"actions, got {obj!r} of type {type(obj).__name__}{hint}"
+    )
+
+
 def as_action(obj: Any, *, name: str = "action") -> AbstractAction:
-    """Normalizes an action spec: an action, or a tuple/list/dict of specs (a `Tree`).
+    """Normalizes an action spec: an action, irreps, or a tuple/list/dict of specs (a `Tree`).
+
+    An e3nn irreps string such as `"1o + 0e"` or an `e3nn.Irreps` stands for
+    `symreg.actions.Irreps(...)`, so `Symmetry(SO3(), "1o")` acts on 3-vectors by rotation.
 
     Args:
-      obj: an action, or a (nested) tuple, list or dict of actions.
+      obj: an action, irreps (a string or `e3nn.Irreps`), or a (nested) tuple, list or dict of
+        those.
       name: how the spec is called in error messages.
 
     Returns:
-      The action itself, or a `Tree` (dict keys sorted).
+      The action itself, `Irreps(obj)`, or a `Tree` (dict keys sorted).
 
     Raises:
-      TypeError: `obj` is neither an action nor a tuple, list or dict of actions.
+      TypeError: `obj` is neither an action, nor irreps, nor a tuple, list or dict of those
+        (a string that is not valid irreps says so).
 
     Examples:
       >>> from symreg.actions import Trivial, Vector, as_action
@@ -105,17 +138,18 @@ def as_action(obj: Any, *, name: str = "action") -> AbstractAction:
       Tree(children=(Vector(), Trivial()))
       >>> as_action({"b": Vector(), "a": Trivial()})
       Tree(children=(('a', Trivial()), ('b', Vector())))
+      >>> as_action("1o + 0e")
+      Irreps("1x1o+1x0e")
     """
     if isinstance(obj, AbstractAction):
         return obj
+    if isinstance(obj, str) or _is_e3nn_irreps(obj):
+        return _irreps_action(obj, name)
     if isinstance(obj, (tuple, list)):
         return Tree(tuple(as_action(a, name=f"{name}[{i}]") for i, a in enumerate(obj)))
     if isinstance(obj, Mapping):
         return Tree(tuple((k, as_action(obj[k], name=f"{name}[{k!r}]")) for k in sorted(obj)))
-    raise TypeError(
-        f"{name} must be a symreg action (e.g. symreg.actions.Vector()) or a tuple/dict of "
-        f"actions, got {obj!r} of type {type(obj).__name__}"
-    )
+    raise _not_an_action(obj, name, "; e3nn irreps such as '1o + 0e' are also accepted")
 
 
 def _one_leaf(example: Any) -> Any:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, final
+import sys
+from typing import TYPE_CHECKING, Any, final
 
-import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
 
@@ -23,6 +23,22 @@ from symreg.groups import (
     Symmetric,
 )
 from symreg.groups._base import MAX_ENUMERATION
+
+if TYPE_CHECKING:
+    import e3nn_jax as e3nn
+
+
+def _e3nn() -> Any:
+    """e3nn-jax, imported on first use: it imports Flax, which `import symreg` must not."""
+    import e3nn_jax
+
+    return e3nn_jax
+
+
+def _is_irreps_array(x: Any) -> bool:
+    """Whether x is an `e3nn.IrrepsArray` (never true before e3nn-jax is imported)."""
+    e3nn_jax = sys.modules.get("e3nn_jax")
+    return e3nn_jax is not None and isinstance(x, e3nn_jax.IrrepsArray)
 
 
 def _is_float(a) -> bool:
@@ -235,7 +251,7 @@ class Irreps(AbstractAction):
 
     def __init__(self, irreps: Any):
         try:
-            object.__setattr__(self, "irreps", e3nn.Irreps(irreps))
+            object.__setattr__(self, "irreps", _e3nn().Irreps(irreps))
         except (ValueError, TypeError, AssertionError) as err:
             raise ValueError(
                 f"irreps must be an e3nn irreps string, got {irreps!r}: {err}"
@@ -246,8 +262,8 @@ class Irreps(AbstractAction):
 
     def apply(self, group, g, x):
         g = jnp.asarray(g)
-        if isinstance(x, e3nn.IrrepsArray):
-            return e3nn.IrrepsArray(x.irreps, apply_wigner(self.irreps, g, x.array))
+        if _is_irreps_array(x):
+            return _e3nn().IrrepsArray(x.irreps, apply_wigner(self.irreps, g, x.array))
         return apply_wigner(self.irreps, g, x)
 
     def _group_error(self, group):
@@ -256,7 +272,7 @@ class Irreps(AbstractAction):
         return None
 
     def _example_error(self, group, example):
-        if isinstance(example, e3nn.IrrepsArray):
+        if _is_irreps_array(example):
             if example.irreps != self.irreps:
                 return f"the IrrepsArray has irreps {example.irreps}, expected {self.irreps}"
             example = example.array

@@ -3,10 +3,49 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any, final
 
-from symreg.actions._base import AbstractAction, Trivial, as_action
+from symreg.actions._base import AbstractAction, Factorwise, Tree, Trivial, as_action
+from symreg.actions._image import Image
 from symreg.groups import AbstractGroup, AbstractTransformSet
+
+#: The exact alternatives to an interpolated image rotation, named in its warning.
+EXACT_IMAGE_ALTERNATIVES = (
+    "Cyclic(4) or Dihedral(4) (also n = 1, 2) with Image() (rotations by multiples of 90° and "
+    "flips), DirectProduct(Cyclic(H), Cyclic(W)) with Image() (circular shifts), or, for any "
+    "angle, coordinates with Vector() or PointCloud() (exact rotations of points)"
+)
+#: The (action, group) configurations already warned about: each warns once per process.
+_WARNED: set[tuple[AbstractAction, AbstractGroup]] = set()
+
+
+def _has_image(action: AbstractAction) -> bool:
+    if isinstance(action, Tree):
+        children = action.children
+        return any(_has_image(c[1] if isinstance(c, tuple) else c) for c in children)
+    if isinstance(action, Factorwise):
+        return any(_has_image(a) for a in action.actions)
+    return isinstance(action, Image)
+
+
+def _warn_if_inexact(action: AbstractAction, group: AbstractGroup, name: str) -> None:
+    """Warns, once per (action, group), that `action` is not a group action of `group`."""
+    if action.is_exact(group) or (action, group) in _WARNED:
+        return
+    _WARNED.add((action, group))
+    what = (
+        f"interpolates (bilinear rotation), which is not a group action: exact alternatives "
+        f"are {EXACT_IMAGE_ALTERNATIVES}"
+        if _has_image(action)
+        else "is not an exact group action (its is_exact is False)"
+    )
+    warnings.warn(
+        f"{name}={action!r} with elements of {group!r} {what}. Equivariance errors then include "
+        "the action's own error: an exactly equivariant model does not measure 0.",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 @final
@@ -23,6 +62,10 @@ class Symmetry:
       act_in: the action on one input example (an action, or a tuple/dict of actions for
         tuple/dict examples).
       act_out: the action on one output, default `Trivial()` (invariance).
+
+    An action that is not a group action of the elements (an image rotated by interpolation,
+    e.g. `Symmetry(Cyclic(3), Image())`) warns once per configuration and names the exact
+    alternatives; `is_exact` is then False.
 
     Raises:
       TypeError: `transforms` is not a transformation set, or an action is not an action.
@@ -54,6 +97,7 @@ class Symmetry:
         for name in ("act_in", "act_out"):
             action = as_action(getattr(self, name), name=name)
             action.validate(self.group, name=name)
+            _warn_if_inexact(action, self.group, name)
             object.__setattr__(self, name, action)
 
     @property

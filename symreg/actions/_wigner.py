@@ -11,16 +11,21 @@ in the entries of R, exact and smooth everywhere, in the dtype of R.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+if TYPE_CHECKING:
+    import e3nn_jax as e3nn
 
 
 @functools.cache
 def _intertwiner(degree: int) -> np.ndarray:
     """C of shape ((2l-1)·3, 2l+1), l = degree, with CᵀC = I: e3nn's CG (l-1) ⊗ 1 → l."""
+    import e3nn_jax as e3nn  # lazily: e3nn-jax imports Flax
+
     c = np.asarray(e3nn.clebsch_gordan(degree - 1, 1, degree), np.float64)
     return c.reshape(-1, 2 * degree + 1) * np.sqrt(2 * degree + 1)  # e3nn: norm 1 overall
 

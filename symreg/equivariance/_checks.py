@@ -32,10 +32,38 @@ def check_spec(apply_fn: Any, symmetry: Any) -> None:
         )
 
 
+def _struct(tree: Any) -> Any:
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), tree)
+
+
+def _fits_as_one_example(x: Any, symmetry: Symmetry) -> bool:
+    """Whether the whole of x (no axis dropped) fits `act_in` as one example."""
+    try:
+        symmetry.check_input(_struct(x))
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+_BATCH_HINT = (
+    " (missing batch axis? x itself fits one example; the kernels take a batch with a leading "
+    "axis B, e.g. x[None] for a single example)"
+)
+
+
 def check_input(x: Any, symmetry: Symmetry) -> int:
-    """Checks a batch x against `symmetry.act_in` and returns its batch size B."""
-    b = _validation.batch_size(x, "x")
-    symmetry.check_input(_one_example(x), name="x (one example)")
+    """Checks a batch x against `symmetry.act_in` and returns its batch size B.
+
+    A message says "missing batch axis?" when x does not fit as a batch but would fit as one
+    example.
+    """
+    try:
+        b = _validation.batch_size(x, "x")
+        symmetry.check_input(_one_example(x), name="x (one example)")
+    except (TypeError, ValueError) as err:
+        if _fits_as_one_example(x, symmetry):
+            raise type(err)(f"{err}{_BATCH_HINT}") from None
+        raise
     return b
 
 

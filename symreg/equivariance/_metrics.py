@@ -1,4 +1,10 @@
-"""Per-example discrepancy metrics between f(ρ_in(g) x) and ρ_out(g) f(x) (layer 3)."""
+"""Per-example discrepancy metrics between f(ρ_in(g) x) and ρ_out(g) f(x) (layer 3).
+
+Outputs in a floating dtype narrower than float32 (bfloat16, float16) are compared in float32:
+the difference, the squares and the sums are taken after the cast, so that a model run in
+half precision gets its error accumulated in float32 (its outputs are rounded, its error
+measure is not), and the kernels' means over samples and examples are float32 too.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +18,17 @@ import jax.numpy as jnp
 from symreg import _validation
 
 
+def _accumulating(x: Any) -> jax.Array:
+    """x as an array, cast to float32 if it is a floating dtype narrower than float32."""
+    x = jnp.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.floating) and jnp.finfo(x.dtype).bits < 32:
+        return x.astype(jnp.float32)
+    return x
+
+
 def _leaves(a: Any, b: Any) -> list[tuple[jax.Array, jax.Array]]:
     la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-    return [(jnp.asarray(x), jnp.asarray(y)) for x, y in zip(la, lb, strict=True)]
+    return [(_accumulating(x), _accumulating(y)) for x, y in zip(la, lb, strict=True)]
 
 
 def _sum_sq(pairs) -> jax.Array:

@@ -1,13 +1,16 @@
-"""`symreg estimate`: the data equivariance error of arrays x and y stored in an .npz file.
+"""`symreg estimate`: the data equivariance error of arrays x and y read from files.
 
-The symmetry is given by names: a group (SO2, O2, SO3, O3, C<n>, D<n>, S<n>) and an action for
-inputs and one for outputs (trivial, vector, regular, permutation, pointcloud, image, or
-irreps:<e3nn irreps>, e.g. irreps:1o+0e). Every mistake is reported by name with exit code 2.
+The data is one .npz file (two arrays), two .npy files (x, then y) or one .csv file (columns of
+numbers; `--y-cols` says which are y). The symmetry is given by names: a group (SO2, O2, SO3,
+O3, C<n>, D<n>, S<n>) and an action for inputs and one for outputs (trivial, vector, regular,
+permutation, pointcloud, image, or irreps:<e3nn irreps>, e.g. irreps:1o+0e). Every mistake is
+reported by name with exit code 2. The parser itself is in `symreg.cli`, which imports nothing
+heavy.
 """
 
 from __future__ import annotations
 
-import argparse
+import csv
 import json
 import math
 import re
@@ -15,12 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: Methods available from the command line ("oracle" needs f* in Python).
-METHODS = ("crossfit", "riskgap", "pairing", "mmd")
-GROUPS = "SO2, O2, SO3, O3, C<n> (cyclic), D<n> (dihedral), S<n> (symmetric)"
-ACTIONS = (
-    "trivial, vector, regular, permutation, pointcloud, image, irreps:<irreps> (e.g. irreps:1o+0e)"
-)
+from symreg.cli import ACTION_NAMES, GROUP_NAMES
 
 
 class UsageError(ValueError):
@@ -50,7 +48,7 @@ def parse_group(name: str) -> Any:
             return family(int(match[2]))
         except (TypeError, ValueError) as err:
             raise UsageError(f"bad group {name!r}: {err}") from None
-    raise UsageError(f"unknown group {name!r}; choose from {GROUPS}")
+    raise UsageError(f"unknown group {name!r}; choose from {GROUP_NAMES}")
 
 
 def parse_action(name: str, option: str) -> Any:
@@ -82,28 +80,25 @@ def parse_action(name: str, option: str) -> Any:
             return actions.Irreps(name.split(":", 1)[1])
         except ValueError as err:
             raise UsageError(f"{option} {name!r}: {err}") from None
-    raise UsageError(f"unknown action {name!r} for {option}; choose from {ACTIONS}")
+    raise UsageError(f"unknown action {name!r} for {option}; choose from {ACTION_NAMES}")
 
 
-def load_arrays(path: str, x_key: str, y_key: str) -> tuple[Any, Any]:
+def load_npz(path: str, x_key: str, y_key: str) -> tuple[Any, Any]:
     """Arrays `x_key` and `y_key` of an .npz file, as float32.
 
     Raises:
-      UsageError: a missing or unreadable file, or a missing array (the message lists those
-        present).
+      UsageError: an unreadable file, or a missing array (the message lists those present).
     """
     import numpy as np
 
-    file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"no such file: {path}")
     try:
-        data = np.load(file, allow_pickle=False)
+        data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as err:
         raise UsageError(f"cannot read {path} as an .npz file: {err}") from None
     if not hasattr(data, "files"):
         raise UsageError(
-            f"{path} holds a single array, not an .npz archive with arrays {x_key!r} and {y_key!r}"
+            f"{path} holds a single array, not an .npz archive with arrays {x_key!r} and "
+            f"{y_key!r}; pass two .npy files (x, then y) instead"
         )
     missing = [k for k in (x_key, y_key) if k not in data.files]
     if missing:
@@ -111,6 +106,144 @@ def load_arrays(path: str, x_key: str, y_key: str) -> tuple[Any, Any]:
             f"{path} has no array {missing[0]!r} (it has: {', '.join(data.files) or 'none'})"
         )
     return tuple(np.asarray(data[k], np.float32) for k in (x_key, y_key))
+
+
+def load_npy(path: str) -> Any:
+    """The one array of an .npy file, as float32.
+
+    Raises:
+      UsageError: an unreadable file or one that is not an .npy array.
+    """
+    import numpy as np
+
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read {path} as an .npy file: {err}") from None
+    if hasattr(data, "files"):
+        raise UsageError(f"{path} is an .npz archive, not one .npy array")
+    return np.asarray(data, np.float32)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _column_indices(spec: str, header: list[str] | None, width: int) -> list[int]:
+    """0-based indices of the comma-separated columns `spec` (indices or header names)."""
+    indices = []
+    for item in (part.strip() for part in spec.split(",")):
+        if re.fullmatch(r"-?\d+", item) and -width <= int(item) < width:
+            indices.append(int(item) % width)
+        elif header is not None and item in header:
+            indices.append(header.index(item))
+        else:
+            names = f"; header: {', '.join(header)}" if header else " (the file has no header)"
+            raise UsageError(f"--y-cols {spec!r}: no column {item!r} among {width}{names}")
+    if len(set(indices)) != len(indices):
+        raise UsageError(f"--y-cols {spec!r} names a column twice")
+    return indices
+
+
+def load_csv(path: str, y_cols: str) -> tuple[Any, Any]:
+    """x (N, columns not in `y_cols`) and y (N,) or (N, len(y_cols)) of a .csv file, float32.
+
+    A first row that is not all numbers is a header; `y_cols` holds 0-based column indices
+    (negative ones count from the end) or header names, comma-separated.
+
+    Raises:
+      UsageError: an unreadable file, rows of different lengths, a non-number, or bad `y_cols`.
+
+    Examples:
+      >>> import pathlib, tempfile
+      >>> from symreg.experiments.estimate_cli import load_csv
+      >>> path = pathlib.Path(tempfile.mkdtemp()) / "d.csv"
+      >>> _ = path.write_text("a,b,t\\n1,2,3\\n4,5,6\\n")
+      >>> x, y = load_csv(str(path), "t")
+      >>> x.tolist(), y.tolist()
+      ([[1.0, 2.0], [4.0, 5.0]], [3.0, 6.0])
+    """
+    import numpy as np
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise UsageError(f"cannot read {path} as a .csv file: {err}") from None
+    header = None
+    if rows and not all(_is_number(c) for c in rows[0]):
+        header, rows = [c.strip() for c in rows[0]], rows[1:]
+    if not rows:
+        raise UsageError(f"{path} has no rows of numbers")
+    widths = sorted({len(r) for r in rows})
+    if len(widths) != 1:
+        raise UsageError(f"{path}: rows have different numbers of columns {widths}")
+    bad = next((c for r in rows for c in r if not _is_number(c)), None)
+    if bad is not None:
+        raise UsageError(f"{path}: {bad!r} is not a number")
+    table = np.asarray([[float(c) for c in r] for r in rows], np.float32)
+    ys = _column_indices(y_cols, header, table.shape[1])
+    xs = [c for c in range(table.shape[1]) if c not in ys]
+    if not xs:
+        raise UsageError(f"--y-cols {y_cols!r} leaves no column for x")
+    y = table[:, ys]
+    return table[:, xs], (y[:, 0] if len(ys) == 1 else y)
+
+
+def load_data(files: list[str], *, x_key: str = "x", y_key: str = "y", y_cols: str = "-1"):
+    """x and y (float32, same N) from one .npz file, two .npy files (x, y) or one .csv file.
+
+    Args:
+      files: the file names given on the command line.
+      x_key, y_key: the array names in an .npz file.
+      y_cols: the y columns of a .csv file (see `load_csv`).
+
+    Returns:
+      (x, y), NumPy arrays with the same leading size N.
+
+    Raises:
+      UsageError: a missing file, a wrong number or kind of files, or x and y of different N.
+    """
+    for name in files:
+        if not Path(name).is_file():
+            raise UsageError(f"no such file: {name}")
+    kinds = [Path(name).suffix.lower() for name in files]
+    if len(files) == 2 and kinds == [".npy", ".npy"]:
+        x, y = load_npy(files[0]), load_npy(files[1])
+    elif len(files) != 1:
+        raise UsageError(
+            f"expected one .npz or .csv file, or two .npy files (x, then y), got {files}"
+        )
+    elif kinds[0] == ".csv":
+        x, y = load_csv(files[0], y_cols)
+    elif kinds[0] == ".npy":
+        raise UsageError(f"{files[0]} is one array; pass two .npy files, x then y")
+    else:
+        x, y = load_npz(files[0], x_key, y_key)
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise UsageError(
+            f"x and y need the same leading size N, got shapes {x.shape} and {y.shape}"
+        )
+    return x, y
+
+
+def variance(y: Any) -> float:
+    """Var(y) = E‖y − E y‖², summed over the output entries (the scale of η₂).
+
+    Examples:
+      >>> import numpy as np
+      >>> from symreg.experiments.estimate_cli import variance
+      >>> variance(np.array([[0.0, 1.0], [2.0, 3.0]]))
+      2.0
+    """
+    import numpy as np
+
+    flat = np.asarray(y, np.float64).reshape(len(y), -1)
+    return float(np.mean(np.sum(np.square(flat - flat.mean(0)), 1)))
 
 
 def _regressor(args) -> Any:
@@ -136,7 +269,11 @@ def _options(args) -> dict[str, Any]:
 
 
 def estimate(args) -> Any:
-    """Builds the symmetry, loads the data and runs `symreg.estimators.estimate_data_error`."""
+    """Builds the symmetry, loads the data and runs `symreg.estimators.estimate_data_error`.
+
+    Returns:
+      (Var(y), the `Estimate`).
+    """
     import jax
     import jax.numpy as jnp
 
@@ -150,9 +287,9 @@ def estimate(args) -> Any:
         symmetry = symreg.Symmetry(group, act_in, act_out)
     except (TypeError, ValueError) as err:
         raise UsageError(str(err)) from None
-    x, y = load_arrays(args.file, args.x_key, args.y_key)
+    x, y = load_data(args.files, x_key=args.x_key, y_key=args.y_key, y_cols=args.y_cols)
     try:
-        return estimate_data_error(
+        return variance(y), estimate_data_error(
             jnp.asarray(x), jnp.asarray(y), symmetry=symmetry, key=jax.random.key(args.seed),
             method=args.method, **_options(args),
         )  # fmt: skip
@@ -160,16 +297,23 @@ def estimate(args) -> Any:
         raise UsageError(str(err)) from None
 
 
+def _fraction(value: float, var_y: float) -> float:
+    return value / var_y if var_y > 0 else math.nan
+
+
 def main(args) -> int:
-    """Runs `symreg estimate`; prints η̂ ± s.e. (or JSON); exit code 2 on a usage error."""
+    """Runs `symreg estimate`; prints η̂ ± s.e. and η̂ / Var(y) (or JSON); exit 2 on misuse."""
     try:
-        est = estimate(args)
+        var_y, est = estimate(args)
     except UsageError as err:
         print(f"symreg estimate: error: {err}", file=sys.stderr)
         return 2
     record = {
         "eta_hat": float(est.value),
         "eta_se": float(est.stderr),
+        "var_y": var_y,
+        "eta_over_var_y": _fraction(float(est.value), var_y),
+        "eta_over_var_y_se": _fraction(float(est.stderr), var_y),
         "method": est.method,
         "n": est.n,
         "reliable": est.is_reliable,
@@ -180,39 +324,10 @@ def main(args) -> int:
         print(json.dumps({k: finite(v) for k, v in record.items()}))
     else:
         print(f"η̂ = {record['eta_hat']:.6g} ± {record['eta_se']:.3g}  ({est.method}, N = {est.n})")
+        print(
+            f"η̂ / Var(y) = {record['eta_over_var_y']:.4g} ± {record['eta_over_var_y_se']:.2g}  "
+            f"(Var(y) = E‖y − E y‖² = {var_y:.6g})"
+        )
         if not est.is_reliable:
             print(f"warning: unreliable estimate: {est.reason}", file=sys.stderr)
     return 0
-
-
-def add_parser(sub: Any, func: Any) -> argparse.ArgumentParser:
-    """Adds the `estimate` subcommand to the subparsers `sub`, dispatching to `func`."""
-    e = sub.add_parser(
-        "estimate",
-        help="the data equivariance error of an .npz file (arrays x and y)",
-        description=(
-            "Estimates η₂ = E_g E_x ||f*(g x) - g f*(x)||² of the data (x, y) with its standard "
-            f"error. Groups: {GROUPS}. Actions: {ACTIONS}."
-        ),
-    )
-    e.add_argument("file", help="an .npz file with arrays x (N, ...) and y (N, ...)")
-    e.add_argument("--group", required=True, help="the group, e.g. SO2, C4, D4, S5, O3")
-    e.add_argument("--act-in", required=True, help="the action on inputs, e.g. vector")
-    e.add_argument("--act-out", default="trivial", help="the action on outputs (default trivial)")
-    e.add_argument(
-        "--method", default="crossfit", choices=METHODS, help="the estimator (default crossfit)"
-    )
-    e.add_argument(
-        "--regressor", default="mlp", choices=("mlp", "linear"), help="crossfit/riskgap fits"
-    )
-    e.add_argument("--degree", type=int, default=2, help="polynomial degree of --regressor linear")
-    e.add_argument("--hidden", default="64,64", help="hidden widths of --regressor mlp")
-    e.add_argument("--steps", type=int, default=1000, help="Adam steps of --regressor mlp")
-    e.add_argument("--folds", type=int, help="folds K of crossfit/riskgap (default 8)")
-    e.add_argument("--num-samples", type=int, help="group elements per example")
-    e.add_argument("--x-key", default="x", help="name of the input array (default x)")
-    e.add_argument("--y-key", default="y", help="name of the output array (default y)")
-    e.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
-    e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.set_defaults(func=func)
-    return e

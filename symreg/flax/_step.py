@@ -62,9 +62,13 @@ def make_train_step(
       apply_kwargs: linen only, keyword arguments of every `apply`, e.g. {"train": True}.
       rng_streams: linen only, the RNG stream names the model draws from.
       penalty_every: k >= 1: compute the penalty only on every k-th step (step count
-        divisible by k), with weight k·β there, so that the penalty's average gradient over k
-        steps is unchanged while the other steps cost a plain step (the penalty's value and
-        gradient run inside a `lax.cond`). For k > 1 the penalty evaluates its own f(x) on its
+        divisible by k), with weight k·β there, while the other steps cost a plain step (the
+        penalty's value and gradient run inside a `lax.cond`). The k·β keeps the penalty's
+        average gradient over k steps only for plain SGD; an adaptive optimizer such as Adam
+        normalizes each step's update, so the result is a different regularization, not the
+        same one at lower cost: with Adam at β = 1 (benchmarks/RESULTS.md, cheap_training) the
+        cheaper configurations' test error was 0.84–0.91× the full penalty's (k = 4: 0.89×;
+        k = 2 or 4 with a penalty sub-batch of 64: 0.87×, 0.84×). For k > 1 the penalty evaluates its own f(x) on its
         (sub-)batch, with the randomness of the transformed passes, instead of sharing the task
         loss's forward. The controller updates on penalty steps only, and
         "equivariance_error" is NaN on the other steps.

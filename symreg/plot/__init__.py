@@ -1,7 +1,7 @@
 """Plots (top layer, matplotlib): the trade-off curve, errors per element, estimates.
 
-Importing it selects the Agg backend only if no matplotlib backend is set yet; the functions
-return their Figure or Axes and never call `plt.show`.
+Importing it does not change the matplotlib backend; the functions return their Figure or Axes
+and never call `plt.show`.
 """
 
 from symreg.plot._estimates import plot_estimates

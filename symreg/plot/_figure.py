@@ -1,8 +1,9 @@
-"""Matplotlib setup shared by the plots: backend choice, new axes, number formats (private).
+"""Matplotlib helpers shared by the plots: new axes, number formats (private).
 
-Importing `symreg.plot` selects the non-interactive Agg backend only when no backend has been
-chosen yet (by `MPLBACKEND`, a matplotlibrc, `matplotlib.use`, or Jupyter's inline backend),
-so that plots run headless in CI and scripts. Library code never calls `plt.show`.
+Importing `symreg.plot` leaves the matplotlib backend alone: whatever the user chose
+(`MPLBACKEND`, a matplotlibrc, `matplotlib.use`, Jupyter's inline backend) stays, and with no
+choice matplotlib resolves its default when the first figure is made (Agg when there is no
+display, as in CI). Library code never calls `plt.show`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import math
 from typing import Any
 
 import matplotlib
+import matplotlib.pyplot as plt  # importing pyplot does not resolve the backend
 import matplotlib.rcsetup
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 
 def _backend_is_chosen() -> bool:
@@ -22,16 +26,10 @@ def _backend_is_chosen() -> bool:
 
 
 def select_backend() -> None:
-    """Selects Agg unless a matplotlib backend is already set."""
+    """Selects Agg unless a matplotlib backend is already set (for scripts that want to be
+    headless whatever the display; importing `symreg.plot` does not call it)."""
     if not _backend_is_chosen():
         matplotlib.use("Agg")
-
-
-select_backend()
-
-import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
 
 
 def new_axes(ax: Any, figsize: tuple[float, float]) -> tuple[Figure, Axes]:

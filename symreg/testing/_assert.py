@@ -23,17 +23,45 @@ RTOL = {
 }
 
 
-def _default_rtol(fn, x) -> float:
-    out = jax.eval_shape(fn, x)
+def _default_rtol(apply_fn, params, x) -> float:
+    out = jax.eval_shape(apply_fn, params, x)
     dtypes = [jnp.dtype(a.dtype) for a in jax.tree.leaves(out)]
     floats = [d for d in dtypes if jnp.issubdtype(d, jnp.inexact)]
     return max((RTOL.get(d, 1e-4) for d in floats), default=1e-4)
 
 
+#: Stands for an argument not given, to tell the two calling forms apart.
+_MISSING: Any = object()
+_FORMS = (
+    "assert_equivariant takes the kernels' order (apply_fn, params, x, key, *, symmetry, ...) "
+    "or the older (fn, x, key, *, symmetry, ...)"
+)
+
+
+def _kernel_form(apply_fn, params, x, key) -> tuple[Any, Any, Any, Any]:
+    """(apply_fn, params, x, key) of either calling form; raises for neither."""
+    if x is not _MISSING and key is not _MISSING:  # (apply_fn, params, x, key)
+        _validation.check_callable(apply_fn, "apply_fn")
+        return apply_fn, params, x, key
+    if x is _MISSING and key is _MISSING:
+        raise TypeError(f"{_FORMS}; got only two arguments, with no key")
+    fn, x, key = apply_fn, params, (x if key is _MISSING else key)  # (fn, x, key)
+    _validation.check_callable(fn, "fn")
+    try:
+        _validation.check_key(key)
+    except TypeError as err:
+        raise TypeError(
+            f"{_FORMS}; with three arguments the third is the key of the older form, but {err}"
+            ". For a model apply_fn(params, x), pass the key too"
+        ) from None
+    return _Wrapped(fn), None, x, key
+
+
 def assert_equivariant(
-    fn: Callable[[Any], Any],
-    x: Any,
-    key: jax.Array,
+    apply_fn: Callable[..., Any],
+    params: Any,
+    x: Any = _MISSING,
+    key: jax.Array = _MISSING,
     *,
     symmetry: Any,
     num_samples: int = 64,
@@ -51,8 +79,14 @@ def assert_equivariant(
     output fails. For finite groups of moderate order it enumerates every element; otherwise
     it draws `num_samples` elements, each shared by the batch.
 
+    The arguments come in the kernels' order, `(apply_fn, params, x, key, *, symmetry)` with
+    f(x) = apply_fn(params, x), as in `symreg.equivariance_error`. The older form
+    `(fn, x, key, *, symmetry)` with f = fn still works: three arguments (or two and
+    `key=`) are read that way.
+
     Args:
-      fn: the function under test, `fn(x)` on a batch (leading axis B).
+      apply_fn: the model under test, `apply_fn(params, x)` on a batch (leading axis B).
+      params: its parameters (any pytree, or None).
       x: a batch of inputs (array or pytree).
       key: PRNG key for the sampled elements.
       symmetry: the `Symmetry` to test.
@@ -64,6 +98,7 @@ def assert_equivariant(
 
     Raises:
       AssertionError: with the mean and max relative error, the worst example and element.
+      TypeError: neither calling form (e.g. no key), or a bad argument as below.
       TypeError, ValueError: bad arguments, as in `equivariance_error`.
 
     Examples:
@@ -73,30 +108,39 @@ def assert_equivariant(
       >>> from symreg.groups import Symmetric
       >>> sym = symreg.Symmetry(Symmetric(4), Permutation())
       >>> x = jax.random.normal(jax.random.key(0), (8, 4))
-      >>> symreg.testing.assert_equivariant(lambda x: x.sum(-1), x, jax.random.key(1), symmetry=sym)
-      >>> symreg.testing.assert_equivariant(lambda x: x[:, 0], x, jax.random.key(1), symmetry=sym)
+      >>> w = jnp.float32(2.0)
+      >>> deepsets = lambda w, x: w * x.sum(-1)
+      >>> symreg.testing.assert_equivariant(deepsets, w, x, jax.random.key(1), symmetry=sym)
+      >>> first = lambda w, x: w * x[:, 0]
+      >>> symreg.testing.assert_equivariant(first, w, x, jax.random.key(1), symmetry=sym)
       Traceback (most recent call last):
       ...
       AssertionError: not equivariant under Symmetric(n=4): ...
+
+      The older form, a function of x alone:
+
+      >>> symreg.testing.assert_equivariant(lambda x: x.sum(-1), x, jax.random.key(1), symmetry=sym)
     """
-    _validation.check_callable(fn, "fn")
+    apply_fn, params, x, key = _kernel_form(apply_fn, params, x, key)
+    _validation.check_key(key)
     num_samples = _validation.positive_int(num_samples, "num_samples")
-    rtol = _default_rtol(fn, x) if rtol is None else _validation.positive_float(rtol, "rtol")
+    if rtol is None:
+        rtol = _default_rtol(apply_fn, params, x)
+    else:
+        rtol = _validation.positive_float(rtol, "rtol")
     atol = _validation.positive_float(atol, "atol", allow_zero=True)
-    apply_fn = _Wrapped(fn)
     t = symmetry.transforms if hasattr(symmetry, "transforms") else None
     if exact is None:
         exact = isinstance(t, AbstractFiniteGroup) and t.order <= 4096
     if exact and isinstance(t, AbstractFiniteGroup) and t.order <= MAX_ENUMERATION:
         errors = lambda metric: exact_equivariance_error(
-            apply_fn, None, x, symmetry=symmetry, metric=metric
+            apply_fn, params, x, symmetry=symmetry, metric=metric
         )
         elements = jax.jit(t.elements)  # made only to report a failure
     else:
-        _validation.check_key(key)
         errors = lambda metric: equivariance_error(
             apply_fn,
-            None,
+            params,
             x,
             key,
             symmetry=symmetry,
@@ -109,14 +153,14 @@ def assert_equivariant(
     if np.all(err <= rtol):  # the fast path; NaN fails it
         return
     absolute = np.asarray(errors("l2"))
-    on_batch_scale = np.maximum(absolute - atol, 0.0) / _batch_scale(fn, x)
+    on_batch_scale = np.maximum(absolute - atol, 0.0) / _batch_scale(apply_fn, params, x)
     if not np.all((err <= rtol) | (on_batch_scale <= rtol)):
         _fail(np.minimum(err, on_batch_scale), elements(), symmetry, rtol)
 
 
-def _batch_scale(fn, x) -> float:
+def _batch_scale(apply_fn, params, x) -> float:
     """The RMS over the batch of ‖f(x_b)‖ (all output leaves), or 1 if it is 0."""
-    out = jax.jit(fn)(x)
+    out = jax.jit(apply_fn)(params, x)
     sq = sum(
         np.sum(np.square(np.asarray(a, np.float64)).reshape(a.shape[0], -1), 1)
         for a in jax.tree.leaves(out)
