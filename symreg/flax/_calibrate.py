@@ -30,9 +30,10 @@ class Calibration:
         since the estimation variance falls as 1/n).
       noise_var: σ̂² ± s.e., the noise per example (summed over output entries), cross-fitted
         from out-of-fold residuals.
-      weight: β̂ = v̂ / (2η̃) (`symreg.tuning.weight_from_variance`), a Python float; never capped
-        at a grid (only at `symreg.tuning.MAX_WEIGHT` when η̃ = 0).
-      target: ε̂ = α̂·η̃ with α̂ = η̃ / (η̃ + v̂) (`symreg.tuning.target_from_estimate`), a float.
+      weight: β̂ = v̂ / (2η̄) (`symreg.tuning.weight_from_variance`, η̄ the posterior mean of η
+        given η̂), a Python float; never capped at a grid (only at `symreg.tuning.MAX_WEIGHT`
+        for a flagged estimate).
+      target: ε̂ = α̂·η̄ with α̂ = η̄ / (η̄ + v̂) (`symreg.tuning.target_from_variance`), a float.
       folds: K, the number of fold models.
       n: N, the number of examples.
 
@@ -168,9 +169,10 @@ def calibrate(
       N/K examples, scaled to N by 1/K (estimation variance ∝ 1/n);
     - σ̂²: the cross product of out-of-fold residuals ⟨y − f̂_k(x), y − f̂_l(x)⟩.
 
-    Then β̂ = v̂/(2η̃) (`symreg.tuning.weight_from_variance`: in the linear-Gaussian model the
-    penalty weight that shrinks the symmetry-breaking part by α* = η/(η + v)) and ε̂ = α̂·η̃
-    (`symreg.tuning.target_from_estimate`), with η̃ the shrunk estimate.
+    Then β̂ = v̂/(2η̄) (`symreg.tuning.weight_from_variance`: in the linear-Gaussian model the
+    penalty weight that shrinks the symmetry-breaking part by α* = η/(η + v)) and ε̂ = α̂·η̄
+    (`symreg.tuning.target_from_variance`), with η̄ = `symreg.tuning.posterior_eta`, the
+    posterior mean of η given η̂ ± s.e.
 
     Args:
       state: a freshly created `SymmetryTrainState` (linen, without batch_stats) or
@@ -245,5 +247,5 @@ def _finish(stats, *, folds: int, n: int, m: int) -> Calibration:
         reason=v.reason,
     )  # fmt: skip
     weight = float(tuning.weight_from_variance(stats.estimate, variance=float(variance.value)))
-    target = float(tuning.target_from_estimate(stats.estimate, variance=float(variance.value)))
+    target = float(tuning.target_from_variance(stats.estimate, variance=float(variance.value)))
     return Calibration(stats.estimate, variance, stats.noise_var, weight, target, folds, n)

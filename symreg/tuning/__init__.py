@@ -12,9 +12,11 @@ from symreg.tuning._dual import (
 )
 from symreg.tuning._rules import (
     MAX_WEIGHT,
+    posterior_eta,
     relax_to_target,
     shrink_estimate,
     target_from_estimate,
+    target_from_variance,
     weight_from_estimate,
     weight_from_variance,
 )
@@ -28,9 +30,11 @@ __all__ = [
     "constant_weight",
     "dual_ascent",
     "estimation_variance",
+    "posterior_eta",
     "relax_to_target",
     "shrink_estimate",
     "target_from_estimate",
+    "target_from_variance",
     "weight_from_estimate",
     "weight_from_variance",
 ]

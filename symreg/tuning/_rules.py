@@ -180,17 +180,55 @@ def weight_from_estimate(
     return jnp.where(jnp.isnan(eta), jnp.nan, beta)
 
 
+def posterior_eta(estimate: Any) -> jax.Array:
+    """The posterior mean η̄ = E[η | η̂] for η̂ ~ N(η, se²) and a flat prior on η >= 0.
+
+    η̄ = η̂ + se·φ(z)/Φ(z) with z = η̂/se (the mean of a normal truncated at 0). Why this and not
+    `shrink_estimate`: the linear-Gaussian risk of a weight is linear in η (approximation
+    (1 − s)²η/2 plus estimation s²v/2 for the shrinkage s = 1/(1 + 2β)), so the weight that
+    minimizes the expected risk given the estimate plugs in E[η | η̂]. Shrinking η̂ towards 0
+    by its s.e. instead pushes the weight up, where the risk grows fastest. η̄ > 0 always,
+    ≈ η̂ for a precise estimate (se ≪ η̂) and ≈ 0.8·se for η̂ = 0; a clearly negative η̂ gives
+    ≈ se²/|η̂|. se = 0 gives max(η̂, 0); se = +inf (a flagged estimate) gives 0: no information,
+    fall back to the symmetry.
+
+    Args:
+      estimate: an object with `.value` η̂ and `.stderr` se (scalars).
+
+    Returns:
+      η̄ >= 0, a float32 scalar.
+
+    Raises:
+      TypeError, ValueError: the cases of `shrink_estimate`.
+
+    Examples:
+      >>> from types import SimpleNamespace as E
+      >>> from symreg.tuning import posterior_eta
+      >>> round(float(posterior_eta(E(value=1.0, stderr=0.01))), 4)
+      1.0
+      >>> round(float(posterior_eta(E(value=0.0, stderr=1.0))), 4)   # φ(0)/Φ(0) = 0.7979
+      0.7979
+    """
+    eta, se = _read(estimate)
+    finite = jnp.isfinite(se) & (se > 0)
+    safe = jnp.where(finite, se, 1.0)
+    z = eta / safe
+    ratio = jnp.exp(jax.scipy.stats.norm.logpdf(z) - jax.scipy.special.log_ndtr(z))
+    mean = eta + safe * ratio
+    return jnp.where(finite, mean, jnp.where(jnp.isinf(se), 0.0, jnp.maximum(eta, 0.0)))
+
+
 def weight_from_variance(
     estimate: Any, *, variance: ArrayLike, max_weight: float = MAX_WEIGHT
 ) -> jax.Array:
-    """The penalty weight β̂ = v / (2η̃) from the fit's estimation variance v, capped.
+    """The penalty weight β̂ = v / (2η̄) from the fit's estimation variance v, capped.
 
     In the linear-Gaussian model the penalty β·ED_2 shrinks the least-squares fit's
     symmetry-breaking part by 1/(1 + 2β), and the risk-optimal shrinkage is α* = η/(η + v)
     (`symreg.theory.optimal_target`), so β* = v/(2η): the weight of `weight_from_estimate`
     with σ²k_A = n·v/2, which needs neither σ² nor k_A, only v (measured for any model by
-    `symreg.flax.calibrate`). η̃ = `shrink_estimate(estimate)`; η̃ = 0 gives `max_weight`
-    ("enforce the symmetry"), never inf or NaN.
+    `symreg.flax.calibrate`). η̄ = `posterior_eta(estimate)`, the plug-in that minimizes the
+    expected risk; η̄ = 0 (a flagged estimate) gives `max_weight` ("enforce the symmetry").
 
     Args:
       estimate: an `Estimate`-like object with `.value` and `.stderr`.
@@ -213,10 +251,37 @@ def weight_from_variance(
     """
     variance = _number(variance, "variance")
     max_weight = _validation.positive_float(max_weight, "max_weight")
-    eta = shrink_estimate(estimate)
+    eta = posterior_eta(estimate)
     v = jnp.asarray(variance, jnp.float32)
     beta = jnp.where(eta > 0, v / (2 * jnp.where(eta > 0, eta, 1.0)), jnp.float32(max_weight))
     return jnp.minimum(beta, jnp.float32(max_weight))
+
+
+def target_from_variance(estimate: Any, *, variance: ArrayLike) -> jax.Array:
+    """The target ε̂ = α̂·η̄ with α̂ = η̄/(η̄ + v), η̄ = `posterior_eta(estimate)`.
+
+    The companion of `weight_from_variance` (the rules of `symreg.flax.calibrate`): the model
+    error that the weight β̂ = v/(2η̄) aims at in the linear-Gaussian model, and the target of
+    a dual-ascent run. Below η̄ at finite n; → η as v → 0.
+
+    Args:
+      estimate: an `Estimate`-like object with `.value` and `.stderr`.
+      variance: v >= 0 (+inf gives 0).
+
+    Returns:
+      ε >= 0, a float32 scalar.
+
+    Raises:
+      TypeError, ValueError: as `target_from_estimate`.
+
+    Examples:
+      >>> from types import SimpleNamespace as E
+      >>> from symreg.tuning import target_from_variance
+      >>> round(float(target_from_variance(E(value=1.0, stderr=0.0), variance=1.0)), 6)
+      0.5
+    """
+    variance = _number(variance, "variance", allow_inf=True)
+    return optimal_target(posterior_eta(estimate), variance)
 
 
 def relax_to_target(model_error: ArrayLike, target: ArrayLike) -> jax.Array:
