@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from symreg import _validation
 from symreg.actions import Symmetry
@@ -33,6 +34,7 @@ def make_train_step(
     apply_kwargs: Mapping[str, Any] | None = None,
     rng_streams: tuple[str, ...] = ("dropout",),
     penalty_every: int = 1,
+    warmup_steps: int = 0,
     debug: bool = False,
 ) -> Callable[[Any, Any, Any], tuple[Any, dict[str, jax.Array]]]:
     """A jittable step (state, x, y) → (state, metrics) minimizing loss + β·penalty.
@@ -72,6 +74,12 @@ def make_train_step(
         (sub-)batch, with the randomness of the transformed passes, instead of sharing the task
         loss's forward. The controller updates on penalty steps only, and
         "equivariance_error" is NaN on the other steps.
+      warmup_steps: w >= 0: the applied weight ramps up linearly, β·min(1, (c + 1)/w) at the
+        controller's count c, so that the model first fits the data and is then pulled
+        towards the symmetry (a continuation; large weights from the first step can stall an
+        MLP far from the data). The controller still updates its own β (a constant weight
+        keeps it; dual ascent moves it by the measured penalty), and the "weight" metric is
+        the applied one. Needs penalty_every = 1.
       debug: if True, the step checks with `jax.experimental.checkify` that x, f(x), every
         (sample, example) error of the penalty, the task loss, the penalty, the loss, every
         gradient leaf, the updated parameters and the new weight are finite, and raises
@@ -117,6 +125,12 @@ def make_train_step(
     apply_kwargs = dict(apply_kwargs or {})
     rng_streams = _check_streams(rng_streams)
     every = _validation.positive_int(penalty_every, "penalty_every")
+    warmup = 0 if warmup_steps == 0 else _validation.positive_int(warmup_steps, "warmup_steps")
+    if warmup and every != 1:
+        raise ValueError(
+            f"warmup_steps={warmup} needs penalty_every=1 (got {every}): the ramp follows the "
+            "controller's count, which penalty_every > 1 advances on penalty steps only"
+        )
 
     def step(state, x, y):
         if isinstance(state, SymmetryTrainState):
@@ -128,4 +142,19 @@ def make_train_step(
             f"{type(state).__name__}"
         )
 
+    if warmup:
+        step = _warm(step, warmup)
     return _debug.checked(step) if spec.debug else step
+
+
+def _warm(step, warmup: int):
+    """`step` with the applied weight ramped over `warmup` steps (see `make_train_step`)."""
+
+    def warmed(state, x, y):
+        own = state.tuner_state
+        ramp = jnp.minimum(1.0, (own.count + 1).astype(jnp.float32) / warmup)
+        new, metrics = step(state.replace(tuner_state=own._replace(weight=own.weight * ramp)), x, y)
+        error = jax.lax.stop_gradient(metrics["equivariance_error"])
+        return new.replace(tuner_state=state.tuner.update(own, error)), metrics
+
+    return warmed
