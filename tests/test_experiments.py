@@ -9,7 +9,7 @@ import pytest
 
 from symreg.experiments import job, results
 from symreg.experiments.config import FULL, QUICK, TradeoffConfig
-from symreg.experiments.tradeoff import Layout
+from symreg.experiments.tradeoff import run_weights
 
 TINY = TradeoffConfig(
     mode="tiny",
@@ -31,12 +31,15 @@ TASK_KEYS = {
     "task", "title", "group", "breaking", "eta_hat", "eta_se", "eta_method", "eta_seeds",
     "eta_true", "variance_hat", "ed0_train", "noise_var", "tuned_weight", "target",
     "grid_best_weight", "grid_best_test_error", "tuned_test_error", "tuned_over_grid_best",
-    "tuned_over_grid_best_excess",
+    "tuned_over_grid_best_excess", "validation_weight", "validation_test_error",
+    "validation_over_grid_best_excess", "excess_seeds", "accuracy",
     "dual_target", "dual_train_model_error", "dual_model_error", "dual_final_weight", "per_seed",
     "models", "n_train", "n_test", "test_offset", "seeds", "time_s",
 }  # fmt: skip
 MODEL_KEYS = {"name", "kind", "weight", "model_error", "test_error", "test_error_seeds"}
-KINDS = ["unregularized"] + ["grid"] * len(TINY.grid) + ["symmetrized", "tuned", "dual"]
+KINDS = (
+    ["unregularized"] + ["grid"] * len(TINY.grid) + ["symmetrized", "tuned", "dual", "validation"]
+)
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +80,16 @@ def test_json_schema_of_every_task(tiny_run):
         best = min(m["test_error"] for m in grid)
         assert task["grid_best_test_error"] == pytest.approx(best)
         assert task["tuned_over_grid_best"] == pytest.approx(task["tuned_test_error"] / best)
-        assert 0 < task["tuned_weight"] <= TINY.grid[-1]
+        assert task["tuned_weight"] > 0  # calibrated: not bound to the grid
+        assert all(w in TINY.grid for w in task["per_seed"]["validation_weight"])
+        assert set(task["excess_seeds"]) == {"grid_best", *KINDS} - {"grid"}
         sym = next(m for m in task["models"] if m["kind"] == "symmetrized")
         assert sym["weight"] is None
     cloud, digits = doc["tasks"]
     assert cloud["eta_true"] > 0 and cloud["test_offset"] == pytest.approx(4 * 0.5**2)
     assert digits["eta_true"] is None and digits["test_offset"] == 0.0
     assert all("accuracy" in m for m in digits["models"])
+    assert cloud["accuracy"] is None and set(digits["accuracy"]) >= {"tuned", "grid_best"}
     assert digits["n_test"] == 4 * (1797 - TINY.digits_n_train)
     table = results.format_table(doc["tasks"])
     for task in doc["tasks"]:
@@ -98,13 +104,23 @@ def test_table_lists_every_model_and_the_summary():
         assert m["name"] in table
     assert "η̂ = 0.1 ± 0.02" in table
     assert "tuned β̂ = 0.5 vs grid best β = 1" in table
-    assert table.splitlines()[-1].split() == ["toy", "1.05", "1", "1.050", "yes"]
+    assert table.splitlines()[-1].split() == ["toy", "1.05", "1", "1.040", "1.000", "yes"]
 
 
-def test_summary_flags_a_ratio_above_the_tolerance():
-    result = dict(_fake_result(), tuned_test_error=1.2, tuned_over_grid_best=1.2)
+def test_summary_judges_excess_risk_not_test_error():
+    """Pass/fail reads the excess ratio: a test-error ratio of 1.02 diluted by σ² fails when
+    the excess ratio is 1.2, and a wrong (test-error) reading would pass it."""
+    result = dict(_fake_result(), tuned_over_grid_best=1.02, tuned_over_grid_best_excess=1.2)
     assert results.summary([result])[0]["within_tolerance"] is False
     assert "NO" in results.format_table([result]).splitlines()[-1]
+
+
+def test_summary_judges_classification_by_accuracy():
+    acc = {"tuned": 0.915, "grid_best": 0.92, "validation": 0.92}
+    result = dict(_fake_result(), tuned_over_grid_best_excess=None, accuracy=acc)
+    assert results.summary([result])[0]["within_tolerance"] is True  # 0.5 points below
+    worse = dict(result, accuracy=dict(acc, tuned=0.91))
+    assert results.summary([worse])[0]["within_tolerance"] is False
 
 
 def _fake_result():
@@ -131,19 +147,24 @@ def _fake_result():
         "eta_true": None, "seeds": 1, "n_train": 10, "variance_hat": 0.2, "target": 0.03,
         "tuned_weight": 0.5, "grid_best_weight": 1.0, "tuned_test_error": 1.05,
         "grid_best_test_error": 1.0, "tuned_over_grid_best": 1.05, "models": models,
+        "tuned_over_grid_best_excess": 1.04, "validation_over_grid_best_excess": 1.0,
+        "accuracy": None,
     }  # fmt: skip
 
 
-def test_layout_splits_runs_evenly_and_measures_each_once():
-    for config in (QUICK, FULL, TINY):
-        layout = Layout(config.grid, config.bootstrap)
-        a, b = layout.phase_a(), layout.phase_b_grid()
-        assert len(a) == layout.runs == len(b) + 2
-        measured = layout.measured()
-        assert len(measured) == len(set(measured)) == len(config.grid) + 3
-        weights = np.concatenate([a, [np.nan, np.nan], b])
-        np.testing.assert_allclose(weights[measured[1:-2]], config.grid)
-        assert weights[measured[0]] == 0.0
+def test_run_layout_holds_every_weight_once():
+    """Runs [0, grid..., calibrated, dual, validation pick]: only the dual run has a target."""
+    from types import SimpleNamespace
+
+    ctx = SimpleNamespace(config=TINY)
+    cal = SimpleNamespace(weight=0.7, target=0.05)
+    weights, targets = run_weights(ctx, cal, 3.0)
+    g = len(TINY.grid)
+    np.testing.assert_allclose(weights, [0.0, *TINY.grid, 0.7, 0.7, 3.0])
+    assert np.isnan(np.delete(targets, g + 2)).all() and targets[g + 2] == 0.05
+    # the calibrated weight is used as it is, not capped at the grid's largest weight
+    big = SimpleNamespace(weight=10 * TINY.grid[-1], target=0.01)
+    assert run_weights(ctx, big, 3.0)[0][g + 1] == 10 * TINY.grid[-1]
 
 
 def test_parse_tasks():

@@ -27,18 +27,18 @@ class TradeoffConfig:
       steps: full-batch Adam steps per run.
       learning_rate: the peak learning rate (cosine decay).
       penalty_samples: group samples per example in the training penalty.
-      grid: the penalty weights β of the grid (>= 7, increasing); the tuned weight is capped at
-        the largest.
-      bootstrap: unregularized bootstrap runs that estimate the fit's variance v (>= 2).
+      grid: the penalty weights β of the grid (>= 7, increasing); the calibrated weight is
+        not bound to it.
       measure_samples: group samples per test example when measuring model errors.
       symmetrize_samples: elements of the sampled Reynolds operator (continuous groups).
       estimator_steps: Adam steps of the estimator's MLP fits.
-      folds: folds K of the cross-fitted estimate.
+      folds: folds K of `symreg.flax.calibrate` (and of the `symreg estimate` estimator).
       dual_step: η_β of the log-space dual ascent.
-      warmup: fraction of the steps over which a constant weight ramps up.
+      warmup: the fraction of the steps over which the applied weight ramps up from 0
+        (`make_train_step(warmup_steps=...)`).
 
     Raises:
-      ValueError: a grid of fewer than 7 increasing weights, or fewer than 2 bootstrap runs.
+      ValueError: a grid of fewer than 7 increasing weights.
 
     Examples:
       >>> import dataclasses
@@ -58,7 +58,6 @@ class TradeoffConfig:
     learning_rate: float
     penalty_samples: int
     grid: tuple[float, ...]
-    bootstrap: int = 2
     measure_samples: int = 16
     symmetrize_samples: int = 32
     estimator_steps: int = 400
@@ -71,8 +70,6 @@ class TradeoffConfig:
             b <= a for a, b in zip(self.grid, self.grid[1:], strict=False)
         ):
             raise ValueError(f"grid must hold >= 7 increasing weights, got {self.grid}")
-        if self.bootstrap < 2:
-            raise ValueError(f"bootstrap must be >= 2 (pairs of runs), got {self.bootstrap}")
 
     def sizes(self, n_train: int | None = None) -> Sizes:
         """The `Sizes` a task is run with (`n_train` overrides N, e.g. for digits)."""
@@ -115,7 +112,6 @@ FULL = TradeoffConfig(
     learning_rate=5e-3,
     penalty_samples=2,
     grid=_grid(0.01, 31.6, 13),
-    bootstrap=4,
     measure_samples=16,
     symmetrize_samples=32,
     estimator_steps=1000,

@@ -26,7 +26,7 @@ TASKS: dict[str, Callable[[], Any]] = {
 #: The synthetic tasks (the acceptance applies to these; digits is reported).
 SYNTHETIC = ("sets", "cloud2d", "cloud3d")
 #: Steps of `run_task`, for the progress bar.
-_STAGES = ("data", "estimate", "train grid", "train tuned", "evaluate")
+_STAGES = ("data", "calibrate", "validation grid", "train", "evaluate")
 
 
 def parse_tasks(spec: Sequence[str] | None) -> list[str]:

@@ -1,30 +1,23 @@
-"""The main job, one task at a time: estimate η, train a grid and the auto-tuned model, compare.
+"""The main job, one task at a time: calibrate, train a grid and the calibrated model, compare.
 
-For each of D data sets (seeds) of a task:
+For each of D data sets (seeds) of a task, as a user would with their own model:
 
-1. η̂ ± s.e. from the training data (`symreg.estimators.estimate_data_error`).
-2. Phase A (one vmapped training call): the unregularized run (β = 0), `bootstrap`
-   unregularized runs on bootstrap resamples (multinomial example weights), and part of the
-   grid of weights.
-3. The fit's estimation variance v̂ = mean over pairs of bootstrap runs of ED_2(f̂_i − f̂_j)/2
-   on the training inputs (the defect is linear in f, so this is twice the variance of one
-   fit's defect), the model-agnostic analogue of v = 2σ²k_A/(n − d − 1).
-4. The rules of `symreg.tuning`: the weight β̂ = `weight_from_estimate` (β* = σ²k_A/(nη̃) with
-   the effective k_A = n·v̂/(2σ̂²), so that β̂ = v̂/(2η̃): the weight that shrinks the
-   symmetry-breaking part by α* = η̃/(η̃ + v̂) in the linear-Gaussian model), capped at the
-   grid's largest weight; and the target ε̂ = `target_from_estimate` = α̂·η̃.
-5. Phase B (one call, as many runs as phase A, so it reuses the compiled loop): the tuned run
-   (constant β̂), the dual-ascent run (target ε̂, starting from β̂) and the rest of the grid.
-6. Test error and model equivariance error (on test inputs) of every run, and of the exactly
-   symmetrized unregularized model Q f̂₀ (`symreg.symmetrize`: all elements of a finite
-   group, a stratified sample of a continuous one), in one compiled program.
+1. `symreg.flax.calibrate` on the training data: the task's model trained on K folds gives
+   η̂ ± s.e., the fit variance v̂ and σ̂², the weight β̂ = v̂/(2η̃) and the target ε̂ = α̂·η̃.
+2. Validation grid search, the alternative a user has: the grid trained on 80% of the
+   training data, β picked on the other 20%.
+3. One vmapped call of the library's train step (`symreg.experiments.training.train`): the
+   unregularized run (β = 0), the grid, the calibrated run (constant β̂), the dual-ascent run
+   (target ε̂, from β̂) and the validation pick retrained on all the training data.
+4. Test error and model equivariance error (on test inputs) of every run, and of the
+   symmetrized unregularized model Q f̂₀ (`symreg.symmetrize`: all elements of a finite group,
+   a stratified sample of a continuous one), in one compiled program.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,104 +27,22 @@ import jax.numpy as jnp
 import numpy as np
 
 import symreg
-from symreg import tuning
-from symreg.estimators import estimate_data_error
 from symreg.experiments import results
 from symreg.experiments.config import TradeoffConfig
-from symreg.experiments.evaluation import exact_measure, measure_all, model_errors, test_errors
+from symreg.experiments.evaluation import exact_measure, measure_all
 from symreg.experiments.tasks import Split
-from symreg.experiments.training import TrainConfig, run_states, train_runs
+from symreg.experiments.training import (
+    VariablesApply,
+    controller,
+    optimizer,
+    run_states,
+    squared_error,
+    train,
+)
+from symreg.flax import Calibration, SymmetryTrainState, calibrate, make_train_step
 
-
-@dataclasses.dataclass(frozen=True)
-class Difference:
-    """The model x ↦ f(p₁, x) − f(p₂, x) with params (p₁, p₂) (hashable: a static apply_fn)."""
-
-    apply_fn: Callable[[Any, Any], Any]
-
-    def __call__(self, params: Any, x: Any) -> jax.Array:
-        return self.apply_fn(params[0], x) - self.apply_fn(params[1], x)
-
-
-def _take(tree: Any, idx: Any) -> Any:
-    """Runs `idx` (an int list) of params with leading axes (D, R)."""
-    return jax.tree.map(lambda a: a[:, jnp.asarray(idx)], tree)
-
-
-def bootstrap_masks(key: jax.Array, d: int, b: int, n: int) -> jax.Array:
-    """Multinomial example weights of b bootstrap resamples of n examples, shape (d, b, n)."""
-    draws = jax.random.randint(key, (d, b, n), 0, n)
-    return jax.vmap(jax.vmap(lambda i: jnp.zeros(n, jnp.float32).at[i].add(1.0)))(draws)
-
-
-def fit_variance(apply_fn, boot_params, x, key, *, symmetry, num_samples) -> jax.Array:
-    """v̂ per data set: the mean over bootstrap pairs (i, j) of ED_2(f̂_i − f̂_j) / 2, shape (D,)."""
-    pairs = list(itertools.combinations(range(jax.tree.leaves(boot_params)[0].shape[1]), 2))
-    first = _take(boot_params, [i for i, _ in pairs])
-    second = _take(boot_params, [j for _, j in pairs])
-    ed = model_errors(
-        Difference(apply_fn), (first, second), x, key, symmetry=symmetry, num_samples=num_samples
-    )
-    return ed.mean(axis=1) / 2
-
-
-@functools.partial(jax.jit, static_argnums=0, static_argnames=("symmetry", "num_samples"))
-def train_diagnostics(apply_fn, unreg, boot, x, y, key, *, symmetry, num_samples):
-    """On the training data: v̂ (`fit_variance`), the residual σ̂² and ED_2 of the unregularized
-    runs `unreg` (leading axes (D, 1)); each of shape (D,)."""
-    k1, k2 = jax.random.split(key)
-    v = fit_variance(apply_fn, boot, x, k1, symmetry=symmetry, num_samples=num_samples)
-    sigma2 = test_errors(apply_fn, unreg, x, y)[:, 0]
-    ed0 = model_errors(apply_fn, unreg, x, k2, symmetry=symmetry, num_samples=num_samples)[:, 0]
-    return v, sigma2, ed0
-
-
-def tuned_settings(estimates, v_hat, noise_var, n, max_weight) -> tuple[np.ndarray, np.ndarray]:
-    """The rules of `symreg.tuning` per data set: weights β̂ (D,) and targets ε̂ (D,)."""
-    weights, targets = [], []
-    for est, v, s2 in zip(estimates, v_hat, noise_var, strict=True):
-        v, s2 = max(float(v), 1e-12), max(float(s2), 1e-12)
-        k_eff = n * v / (2 * s2)  # σ²k_A = n·v/2, from v = 2σ²k_A/n
-        beta = tuning.weight_from_estimate(
-            est, noise_var=s2, k_break=k_eff, n=n, max_weight=max_weight
-        )
-        weights.append(float(beta))
-        targets.append(float(tuning.target_from_estimate(est, variance=v)))
-    return np.asarray(weights), np.asarray(targets)
-
-
-@dataclasses.dataclass(frozen=True)
-class Layout:
-    """Which run is where: phase A = [0, bootstrap..., grid[:a]], phase B = [tuned, dual, grid[a:]],
-    both padded with β = 0 runs to the same length R."""
-
-    grid: tuple[float, ...]
-    bootstrap: int
-
-    @property
-    def split(self) -> int:
-        return max(0, (len(self.grid) + 1 - self.bootstrap) // 2)
-
-    @property
-    def runs(self) -> int:
-        a = 1 + self.bootstrap + self.split
-        return max(a, 2 + len(self.grid) - self.split)
-
-    def phase_a(self) -> np.ndarray:
-        w = [0.0] * (1 + self.bootstrap) + list(self.grid[: self.split])
-        return np.asarray(w + [0.0] * (self.runs - len(w)))
-
-    def phase_b_grid(self) -> np.ndarray:
-        w = list(self.grid[self.split :])
-        return np.asarray(w + [0.0] * (self.runs - 2 - len(w)))
-
-    def measured(self) -> list[int]:
-        """Indices into [phase A, phase B] of: unregularized, the grid in order, tuned, dual."""
-        r, a = self.runs, self.split
-        grid = [1 + self.bootstrap + i for i in range(a)] + [
-            r + 2 + i for i in range(len(self.grid) - a)
-        ]
-        return [0, *grid, r, r + 1]
+#: The share of the training data that validation grid search holds out.
+VALIDATION_SHARE = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,7 +55,7 @@ class _Context:
     data: Split
     p0: Any
     key: jax.Array
-    layout: Layout
+    step: Callable
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -162,17 +73,16 @@ class _Context:
             "test_offset": float(np.mean(self.data.test_offset)),
         }
 
-    def train(self, states, masks=None):
-        config = self.config
-        train_cfg = TrainConfig(
-            steps=config.steps, learning_rate=config.learning_rate, num_samples=config.penalty_samples,
-            dual_step=config.dual_step, max_weight=config.grid[-1], warmup=config.warmup,
+    def base_state(self, d: int) -> SymmetryTrainState:
+        """Data set d's fresh state: its initialization, the optimizer and the controller."""
+        return SymmetryTrainState.create(
+            apply_fn=VariablesApply(self.model), params=jax.tree.map(lambda a: a[d], self.p0),
+            tx=optimizer(self.config.learning_rate, self.config.steps),
+            tuner=controller(self.config.dual_step), key=jax.random.fold_in(self.key, 100 + d),
         )  # fmt: skip
-        keys = jax.random.split(jax.random.fold_in(self.key, 1), self.shape[0])  # both phases
-        return train_runs(
-            self.model, self.p0, self.data.x_train, self.data.y_train, keys, states, masks,
-            symmetry=self.symmetry, config=train_cfg,
-        )  # fmt: skip
+
+    def data_set(self, d: int) -> tuple[Any, jax.Array]:
+        return jax.tree.map(lambda a: a[d], self.data.x_train), self.data.y_train[d]
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -187,60 +97,53 @@ def _context(task, config: TradeoffConfig, key: jax.Array) -> _Context:
     model = task.model(sizes)
     x0 = jax.tree.map(lambda a: a[0], data.x_train)
     p0 = _init(model, jax.random.split(k_init, config.seeds), x0)
-    return _Context(task, config, model, data, p0, k_run, Layout(config.grid, config.bootstrap))
+    step = make_train_step(
+        squared_error, symmetry=task.symmetry, num_samples=config.penalty_samples,
+        warmup_steps=max(int(config.warmup * config.steps), 1),
+    )  # fmt: skip
+    return _Context(task, config, model, data, p0, k_run, step)
 
 
-def estimate_all(ctx: _Context) -> list:
-    """η̂ ± s.e. of every data set, by the task's estimator."""
-    options = ctx.task.estimator_options(ctx.config.sizes(ctx.shape[1]))
-    keys = jax.random.split(jax.random.fold_in(ctx.key, 2), ctx.shape[0])
-    out = []
-    for d, k in enumerate(keys):
-        x = jax.tree.map(lambda a, d=d: a[d], ctx.data.x_train)
-        out.append(
-            estimate_data_error(x, ctx.data.y_train[d], symmetry=ctx.symmetry, key=k, **options)
-        )
-    return out
+def calibrate_one(ctx: _Context, d: int) -> Calibration:
+    """`symreg.flax.calibrate` on data set d with the task's model, optimizer and steps."""
+    x, y = ctx.data_set(d)
+    return calibrate(
+        ctx.base_state(d), squared_error, x, y, symmetry=ctx.symmetry,
+        key=jax.random.fold_in(ctx.key, 200 + d), steps=ctx.config.steps, folds=ctx.config.folds,
+        num_samples=None,
+    )  # fmt: skip
 
 
-def phase_a(ctx: _Context):
-    """Runs [0, bootstrap..., grid[:a]] in one call; params with leading axes (D, R)."""
-    (d, n), b = ctx.shape, ctx.config.bootstrap
-    masks = jnp.ones((d, ctx.layout.runs, n), jnp.float32)
-    masks = masks.at[:, 1 : 1 + b].set(bootstrap_masks(jax.random.fold_in(ctx.key, 3), d, b, n))
-    states = run_states(
-        jnp.broadcast_to(jnp.asarray(ctx.layout.phase_a(), jnp.float32), (d, ctx.layout.runs))
-    )
-    return ctx.train(states, masks)[0]
+def validation_pick(ctx: _Context, d: int) -> float:
+    """Grid search on a validation split: train the grid on 80%, pick β on the other 20%."""
+    x, y = ctx.data_set(d)
+    n = y.shape[0]
+    perm = jax.random.permutation(jax.random.fold_in(ctx.key, 300 + d), n)
+    n_val = int(round(VALIDATION_SHARE * n))
+    fit, val = perm[n_val:], perm[:n_val]
+    grid = np.asarray(ctx.config.grid)
+    states = run_states(ctx.base_state(d), grid, np.full(len(grid), np.nan))
+    take = lambda idx: jax.tree.map(lambda a: a[idx], (x, y))
+    states, _ = train(ctx.step, ctx.config.steps, states, *take(fit))
+    xv, yv = take(val)
+    errors = jax.vmap(lambda p: squared_error(ctx.model.apply(p, xv), yv))(states.params)
+    return float(grid[int(jnp.argmin(errors))])
 
 
-def tune(ctx: _Context, estimates, params) -> dict[str, np.ndarray]:
-    """v̂ from the bootstrap runs, σ̂² and ED_2 of the unregularized fit, then β̂ and ε̂."""
-    b = ctx.config.bootstrap
-    v_hat, sigma2, ed0 = map(np.asarray, train_diagnostics(
-        ctx.model, _take(params, [0]), _take(params, list(range(1, 1 + b))), ctx.data.x_train,
-        ctx.data.y_train, jax.random.fold_in(ctx.key, 4), symmetry=ctx.symmetry,
-        num_samples=ctx.config.measure_samples,
-    ))  # fmt: skip
-    weights, targets = tuned_settings(estimates, v_hat, sigma2, ctx.shape[1], ctx.config.grid[-1])
-    return {
-        "v_hat": v_hat,
-        "noise_var": sigma2,
-        "ed0_train": ed0,
-        "weight": weights,
-        "target": targets,
-    }
+def run_weights(ctx: _Context, cal: Calibration, beta_val: float):
+    """Weights and targets of the runs [0, grid..., calibrated, dual, validation pick]."""
+    grid = list(ctx.config.grid)
+    weights = [0.0, *grid, cal.weight, cal.weight, beta_val]
+    targets = [np.nan] * (len(grid) + 2) + [cal.target, np.nan]
+    return np.asarray(weights), np.asarray(targets)
 
 
-def phase_b(ctx: _Context, tuned: dict[str, np.ndarray]):
-    """Runs [tuned (constant β̂), dual (target ε̂, from β̂), grid[a:]] in one call."""
-    d = ctx.shape[0]
-    w = jnp.asarray(tuned["weight"], jnp.float32)[:, None]
-    rest = jnp.broadcast_to(
-        jnp.asarray(ctx.layout.phase_b_grid(), jnp.float32), (d, ctx.layout.runs - 2)
-    )
-    targets = jnp.full((d, ctx.layout.runs), jnp.nan).at[:, 1].set(jnp.asarray(tuned["target"]))
-    return ctx.train(run_states(jnp.concatenate([w, w, rest], 1), targets))
+def train_one(ctx: _Context, d: int, cal: Calibration, beta_val: float):
+    """All runs of data set d in one call: params (R, ...) and the tail metrics (R,)."""
+    weights, targets = run_weights(ctx, cal, beta_val)
+    states = run_states(ctx.base_state(d), weights, targets)
+    states, tail = train(ctx.step, ctx.config.steps, states, *ctx.data_set(d))
+    return states.params, tail
 
 
 def measure(ctx: _Context, params) -> dict[str, np.ndarray]:
@@ -263,6 +166,10 @@ def measure(ctx: _Context, params) -> dict[str, np.ndarray]:
     return out
 
 
+def _stack(trees: list) -> Any:
+    return jax.tree.map(lambda *a: jnp.stack(a), *trees)
+
+
 def run_task(
     task, config: TradeoffConfig, key: jax.Array, *, progress: Callable[[str], None] | None = None
 ) -> dict:
@@ -271,7 +178,7 @@ def run_task(
     Args:
       task: a task (`SyntheticTask`, `DigitsTask`, or anything with their methods).
       config: a `TradeoffConfig`.
-      key: PRNG key of everything random in the task (data, inits, groups, estimates).
+      key: PRNG key of everything random in the task (data, inits, groups, folds).
       progress: called with the name of each step as it starts.
 
     Returns:
@@ -281,19 +188,29 @@ def run_task(
     start = time.perf_counter()
     tell("data")
     ctx = _context(task, config, key)
-    tell("estimate")
-    estimates = estimate_all(ctx)
-    tell("train grid")
-    params_a = phase_a(ctx)
-    tuned = tune(ctx, estimates, params_a)
-    tell("train tuned")
-    params_b, _, tail_b = phase_b(ctx, tuned)
+    seeds = range(ctx.shape[0])
+    tell("calibrate")
+    cals = [calibrate_one(ctx, d) for d in seeds]
+    tell("validation grid")
+    picks = [validation_pick(ctx, d) for d in seeds]
+    tell("train")
+    trained = [train_one(ctx, d, cal, b) for d, cal, b in zip(seeds, cals, picks, strict=True)]
     tell("evaluate")
-    both = jax.tree.map(lambda a, b: jnp.concatenate([a, b], 1), params_a, params_b)
-    metrics = measure(ctx, _take(both, ctx.layout.measured()))
+    metrics = measure(ctx, _stack([p for p, _ in trained]))
+    tails = _stack([t for _, t in trained])
+    g = len(config.grid)
+    tuned = {
+        "weight": np.asarray([c.weight for c in cals]),
+        "target": np.asarray([c.target for c in cals]),
+        "v_hat": np.asarray([float(c.variance.value) for c in cals]),
+        "noise_var": np.asarray([float(c.noise_var.value) for c in cals]),
+        "ed0_train": metrics["ed_train"][:, 0],
+        "validation_weight": np.asarray(picks),
+    }
     extra = {
-        "dual_train_model_error": metrics["ed_train"][:, -1],
-        "dual_final_weight": np.asarray(tail_b["weight"][:, 1]),
+        "dual_train_model_error": metrics["ed_train"][:, g + 2],
+        "dual_final_weight": np.asarray(tails["weight"][:, g + 2]),
     }
     seconds = time.perf_counter() - start
+    estimates = [c.estimate for c in cals]
     return results.task_result(task, estimates, tuned, metrics, extra, ctx.sizes(), seconds)

@@ -20,6 +20,7 @@ KINDS = {
     "symmetrized": ("D", "C2", "symmetrized Qf"),
     "tuned": ("*", "C1", "tuned weight"),
     "dual": ("^", "C4", "dual ascent"),
+    "validation": ("P", "C5", "validation grid"),
 }
 _RESULT_KEYS = ("task", "eta_hat", "eta_se", "models")
 _MODEL_KEYS = ("name", "weight", "model_error", "test_error", "kind")
@@ -58,7 +59,7 @@ def validate_tradeoff(result: Any) -> dict[str, Any]:
     The schema: {"task": str, "eta_hat": float (η̂, the estimated data error; may be < 0),
     "eta_se": float (its s.e., >= 0, +inf for a flagged estimate), "models": [{"name": str,
     "weight": float | None, "model_error": float (ED₂ >= 0), "test_error": float, "kind":
-    "grid" | "unregularized" | "symmetrized" | "tuned" | "dual"}, ...]}. Optional keys:
+    "grid" | "unregularized" | "symmetrized" | "tuned" | "dual" | "validation"}, ...]}. Optional keys:
     "title" (str, the panel title; default the task) and "eta_true" (the true η₂ of a
     synthetic task, or None). Other keys are ignored. Numbers may be Python, NumPy or JAX
     scalars.
@@ -156,7 +157,7 @@ def _draw_grid(ax: Axes, grid: list[dict[str, Any]]) -> None:
 def _draw_marker(ax: Axes, m: dict[str, Any]) -> None:
     marker, color, label = KINDS[m["kind"]]
     name = m["name"] if m["name"] and m["name"] != m["kind"] else label
-    if m["weight"] is not None and m["kind"] in ("tuned", "dual"):
+    if m["weight"] is not None and m["kind"] in ("tuned", "dual", "validation"):
         name = f"{name} (β = {short(m['weight'])})"
     size = 16 if marker == "*" else 9
     ax.plot(
