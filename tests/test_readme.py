@@ -1,5 +1,7 @@
-"""The README quickstart runs as shown: its first ```python block executes in a fresh
-interpreter, and what it prints matches the ```text block that follows it (when there is one).
+"""Every ```python block of the README runs as shown: the blocks execute in order in one fresh
+interpreter (later blocks use the names of earlier ones, as a reader would run them), and what
+each prints matches the ```text block that follows it (when there is one). ```bash blocks are
+the install and `make` commands, which CI runs itself.
 
 Numbers are compared with a tolerance, so a quickstart may print floats that differ in the last
 digits across CPUs, GPUs and library versions; everything else must match exactly (up to
@@ -21,24 +23,41 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 #: Relative and absolute tolerances on each printed number.
 RTOL = 1e-2
 ATOL = 1e-6
-#: Seconds the quickstart may take in the subprocess (it should take a few).
-TIMEOUT = 120
+#: Seconds all the README's Python may take in the subprocess.
+TIMEOUT = 300
+#: Printed between blocks, to split the output by block.
+MARKER = "<<<README BLOCK {}>>>"
 
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?\b(?:nan|inf)\b")
 
 
-def quickstart(text: str) -> tuple[str, str | None]:
-    """(code of the first ```python block, the ```text block right after it or None)."""
+def python_blocks(text: str) -> list[tuple[str, str | None]]:
+    """(code, the ```text block right after it or None) for every ```python block, in order."""
     blocks = list(FENCE.finditer(text))
+    out = []
     for i, block in enumerate(blocks):
-        if block.group(1) == "python":
-            after = blocks[i + 1] if i + 1 < len(blocks) else None
-            between = text[block.end() : after.start()] if after else ""
-            if after is not None and after.group(1) == "text" and not between.strip():
-                return block.group(2), after.group(2)
-            return block.group(2), None
-    raise AssertionError("README.md has no ```python block")
+        if block.group(1) != "python":
+            continue
+        after = blocks[i + 1] if i + 1 < len(blocks) else None
+        between = text[block.end() : after.start()] if after else ""
+        follows = after is not None and after.group(1) == "text" and not between.strip()
+        out.append((block.group(2), after.group(2) if follows else None))
+    return out
+
+
+def script(blocks: list[tuple[str, str | None]]) -> str:
+    """One program: each block's code after a line that prints its marker."""
+    return "".join(f"print({MARKER.format(i)!r})\n{code}" for i, (code, _) in enumerate(blocks))
+
+
+def split_output(stdout: str, count: int) -> list[str]:
+    """The output of each block, from the markers."""
+    parts = re.split(r"^<<<README BLOCK (\d+)>>>\n", stdout, flags=re.MULTILINE)
+    out = [""] * count
+    for index, body in zip(parts[1::2], parts[2::2], strict=True):
+        out[int(index)] = body
+    return out
 
 
 INTEGER = re.compile(r"[-+]?\d+")
@@ -76,16 +95,15 @@ def mismatches(printed: str, expected: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def readme_quickstart():
-    return quickstart(README.read_text(encoding="utf-8"))
+def blocks():
+    return python_blocks(README.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def run(readme_quickstart, tmp_path_factory):
-    code, _ = readme_quickstart
+def run(blocks, tmp_path_factory):
     env = {**os.environ, "MPLBACKEND": "Agg"}
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", script(blocks)],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -94,27 +112,36 @@ def run(readme_quickstart, tmp_path_factory):
     )
 
 
-def test_quickstart_runs(run):
-    assert run.returncode == 0, f"the README quickstart failed:\n{run.stderr[-3000:]}"
-    assert run.stdout.strip(), "the README quickstart printed nothing"
+def test_readme_has_the_quickstart_and_the_training_example(blocks):
+    assert len(blocks) >= 3
+    assert "calibrate(" in "".join(code for code, _ in blocks)
 
 
-def test_quickstart_prints_what_the_readme_shows(readme_quickstart, run):
-    _, expected = readme_quickstart
-    if expected is None:
-        pytest.skip("the README quickstart is not followed by a ```text block of its output")
+def test_every_python_block_runs(run):
+    assert run.returncode == 0, f"the README's Python failed:\n{run.stderr[-3000:]}"
+    assert run.stdout.strip(), "the README's Python printed nothing"
+
+
+def test_every_block_prints_what_the_readme_shows(blocks, run):
     assert run.returncode == 0, run.stderr[-3000:]
-    problems = mismatches(run.stdout, expected)
-    assert not problems, "\n".join(problems)
+    outputs = split_output(run.stdout, len(blocks))
+    shown = [(i, expected) for i, (_, expected) in enumerate(blocks) if expected is not None]
+    assert len(shown) >= 2  # the quickstart's and the training example's output
+    for i, expected in shown:
+        problems = mismatches(outputs[i], expected)
+        assert not problems, f"block {i}:\n" + "\n".join(problems)
 
 
 # --- the comparison itself ----------------------------------------------------------------------
 
 
-def test_quickstart_extraction_finds_code_and_its_output():
+def test_block_extraction_finds_code_and_its_output():
     text = "intro\n```bash\nmake\n```\n```python\nprint(1)\n```\n\n```text\n1\n```\n"
-    assert quickstart(text) == ("print(1)\n", "1\n")
-    assert quickstart("```python\nprint(1)\n```\nprose\n```text\n1\n```\n") == ("print(1)\n", None)
+    text += "```python\nprint(2)\n```\nprose\n```text\n2\n```\n"
+    assert python_blocks(text) == [("print(1)\n", "1\n"), ("print(2)\n", None)]
+    out = subprocess.run([sys.executable, "-c", script(python_blocks(text))],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert split_output(out, 2) == ["1\n", "2\n"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,172 @@
+"""The cost of the calibrated model against one plain training and validation grid search.
+
+On the main job's synthetic tasks at its quick sizes (N = 512, the task's MLP, full-batch Adam),
+per task and seed, each as a user runs it once (wall time including compilation, since every
+piece compiles its own program):
+
+- plain: one unregularized training of the final model (plain Adam steps, no penalty);
+- calibrate: `symreg.flax.calibrate` (4 fold models of N/4 in one vmapped call + statistics);
+- tuned: one regularized training with the calibrated weight β̂ (the library's train step);
+- validation grid: 7 weights trained on 80% of the data (one vmapped call), β picked on the
+  other 20%, then one regularized training on all the data.
+
+Excess test error (‖f − f*‖² on fresh inputs) of the plain, tuned and validation-grid models.
+One JSON object per (task, seed) on stdout; the medians go to benchmarks/RESULTS.md, the plot to
+benchmarks/figures/calibrate.png (excess error against cost).
+
+    python benchmarks/bench_calibrate.py [--quick] [--seeds 3]
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from _harness import block, emit, environment, log, parser
+
+from symreg.experiments import QUICK
+from symreg.experiments.synthetic import cloud2d_task, cloud3d_task, sets_task
+from symreg.experiments.training import (
+    VariablesApply,
+    controller,
+    optimizer,
+    run_states,
+    squared_error,
+    train,
+)
+from symreg.flax import SymmetryTrainState, calibrate, make_train_step
+
+TASKS = {"sets": sets_task, "cloud2d": cloud2d_task, "cloud3d": cloud3d_task}
+VALIDATION_SHARE = 0.2
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    out = block(fn())
+    return out, time.perf_counter() - start
+
+
+def plain_training(model, params, x, y, config):
+    """Unregularized full-batch Adam, compiled once per call (as a user's own loop)."""
+    tx = optimizer(config.learning_rate, config.steps)
+
+    @jax.jit
+    def run(params):
+        def step(carry, _):
+            p, s = carry
+            grads = jax.grad(lambda q: squared_error(model.apply(q, x), y))(p)
+            updates, s = tx.update(grads, s, p)
+            return (optax.apply_updates(p, updates), s), None
+
+        return jax.lax.scan(step, (params, tx.init(params)), None, length=config.steps)[0][0]
+
+    return run(params)
+
+
+def _state(model, params, config, key):
+    return SymmetryTrainState.create(
+        apply_fn=VariablesApply(model), params=params, tx=optimizer(config.learning_rate, config.steps),
+        tuner=controller(config.dual_step), key=key,
+    )  # fmt: skip
+
+
+def _step(task, config):
+    return make_train_step(
+        squared_error, symmetry=task.symmetry, num_samples=config.penalty_samples,
+        warmup_steps=max(int(config.warmup * config.steps), 1),
+    )  # fmt: skip
+
+
+def _weighted(base, step, weights, x, y, config):
+    states = run_states(base, weights, np.full(len(weights), np.nan))
+    return train(step, config.steps, states, x, y)[0].params
+
+
+def validation_grid(task, model, base, x, y, config, key):
+    n = y.shape[0]
+    perm = jax.random.permutation(key, n)
+    n_val = int(round(VALIDATION_SHARE * n))
+    fit, val = perm[n_val:], perm[:n_val]
+    step = _step(task, config)
+    params = _weighted(base, step, np.asarray(config.grid), x[fit], y[fit], config)
+    errors = jax.vmap(lambda p: squared_error(model.apply(p, x[val]), y[val]))(params)
+    beta = float(np.asarray(config.grid)[int(jnp.argmin(errors))])
+    return jax.tree.map(lambda a: a[0], _weighted(base, _step(task, config), [beta], x, y, config))
+
+
+def one(name, seed, config):
+    task = TASKS[name]()
+    sizes = config.sizes()
+    split = task.split(jax.random.key(1000 + seed), sizes)
+    x, y = split.x_train, split.y_train
+    model = task.model(sizes)
+    params = model.init(jax.random.key(seed), x)
+    base = _state(model, params, config, jax.random.key(7 + seed))
+    excess = lambda p: float(jnp.mean(jnp.sum(
+        (model.apply(p, split.x_test) - split.t_test).reshape(split.t_test.shape[0], -1) ** 2, -1)))  # fmt: skip
+    plain, t_plain = _timed(lambda: plain_training(model, params, x, y, config))
+    cal, t_cal = _timed(lambda: calibrate(
+        base, squared_error, x, y, symmetry=task.symmetry, key=jax.random.key(11 + seed),
+        steps=config.steps, folds=config.folds))  # fmt: skip
+    tuned, t_tuned = _timed(
+        lambda: jax.tree.map(lambda a: a[0], _weighted(base, _step(task, config), [cal.weight], x, y, config))
+    )  # fmt: skip
+    val, t_val = _timed(lambda: validation_grid(task, model, base, x, y, config, jax.random.key(3)))
+    return {
+        "bench": "calibrate", "task": name, "seed": seed, "n_train": sizes.n_train,
+        "steps": config.steps, "weight": cal.weight,
+        "seconds": {"plain": t_plain, "calibrate": t_cal, "tuned": t_tuned, "validation_grid": t_val},
+        "ratio_to_plain": {
+            "calibrate": t_cal / t_plain, "calibrate_plus_tuned": (t_cal + t_tuned) / t_plain,
+            "validation_grid": t_val / t_plain,
+        },
+        "tuned_cost_over_validation": (t_cal + t_tuned) / t_val,
+        "excess": {"plain": excess(plain), "tuned": excess(tuned), "validation_grid": excess(val)},
+    }  # fmt: skip
+
+
+def main():
+    p = parser(__doc__)
+    p.add_argument("--seeds", type=int, default=3)
+    args = p.parse_args()
+    emit({"bench": "environment", **environment()})
+    config = QUICK
+    tasks = ["sets"] if args.quick else list(TASKS)
+    seeds = 1 if args.quick else args.seeds
+    rows = []
+    for name in tasks:
+        for seed in range(seeds):
+            log(f"calibrate: {name} seed {seed}")
+            rows.append(one(name, seed, config))
+            emit(rows[-1])
+    if not args.quick:
+        plot(rows)
+
+
+def plot(rows, path="figures/calibrate.png"):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len({r["task"] for r in rows}), figsize=(12, 3.6), squeeze=False)
+    for ax, name in zip(axes[0], dict.fromkeys(r["task"] for r in rows), strict=True):
+        mine = [r for r in rows if r["task"] == name]
+        for kind, cost, color in [
+            ("plain", lambda r: r["seconds"]["plain"], "C3"),
+            ("tuned", lambda r: r["seconds"]["calibrate"] + r["seconds"]["tuned"], "C1"),
+            ("validation_grid", lambda r: r["seconds"]["validation_grid"], "C5"),
+        ]:
+            xs = [cost(r) / r["seconds"]["plain"] for r in mine]
+            ys = [r["excess"][kind] for r in mine]
+            ax.scatter(xs, ys, color=color, label=kind.replace("_", " "))
+        ax.set_title(name)
+        ax.set_xlabel("cost (× one plain training, wall time)")
+        ax.set_ylabel("excess test error")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
