@@ -66,15 +66,29 @@ class Calibration:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Functional:
-    """The user's model as pure functions: `apply(params, x)`, `params`, `tx`."""
+class _LinenApply:
+    """`apply(params, aux, x)` of a linen model (hashable: the compiled fit is reused)."""
 
-    apply: Callable[[Any, Any], Any]
-    params: Any
-    tx: Any
+    apply_fn: Callable[..., Any]
+    kwargs: tuple[tuple[str, Any], ...]
+
+    def __call__(self, params, aux, x):
+        del aux
+        return self.apply_fn({"params": params}, x, **dict(self.kwargs))
 
 
-def _functional(state: Any, apply_kwargs: Mapping[str, Any]) -> _Functional:
+@dataclasses.dataclass(frozen=True)
+class _NNXApply:
+    """`apply(params, rest, x)` of an NNX model from its graph (hashable)."""
+
+    graphdef: Any
+
+    def __call__(self, params, rest, x):
+        return nnx.merge(self.graphdef, params, rest)(x)
+
+
+def _functional(state: Any, apply_kwargs: Mapping[str, Any]):
+    """(apply, params, aux, tx) of the state's model: `apply(params, aux, x)` is hashable."""
     if isinstance(state, SymmetryTrainState):
         if state.batch_stats is not None:
             raise ValueError(
@@ -82,44 +96,49 @@ def _functional(state: Any, apply_kwargs: Mapping[str, Any]) -> _Functional:
                 "state has a batch_stats collection: use a model without BatchNorm (or "
                 "LayerNorm instead) for calibration"
             )
-        kwargs = dict(apply_kwargs)
-        return _Functional(
-            lambda p, x: state.apply_fn({"params": p}, x, **kwargs), state.params, state.tx
-        )
+        apply = _LinenApply(state.apply_fn, tuple(sorted(apply_kwargs.items())))
+        return apply, state.params, None, state.tx
     if isinstance(state, NNXTrainState):
         if apply_kwargs:
             raise ValueError("apply_kwargs is for linen states; an NNX model is called as set")
         model, optimizer = state.merge()
         graphdef, params, rest = nnx.split(model, optimizer.wrt, ...)
-        return _Functional(lambda p, x: nnx.merge(graphdef, p, rest)(x), params, optimizer.tx)
+        return _NNXApply(graphdef), params, rest, optimizer.tx
     raise TypeError(
         "state must be a freshly created symreg.flax.SymmetryTrainState (linen) or "
         f"NNXTrainState, got {type(state).__name__}"
     )
 
 
-def _fit_folds(model: _Functional, loss_fn, x, y, idx, keys, *, steps, batch_size):
-    """Trains one copy of the model per row of `idx` (K, m), all folds vmapped; params (K, ...)."""
+@functools.partial(jax.jit, static_argnames=("apply", "tx", "loss_fn", "steps", "batch_size"))
+def _fit_folds(params, aux, x, y, idx, keys, *, apply, tx, loss_fn, steps, batch_size):
+    """Trains one copy of the model per row of `idx` (K, m), all folds vmapped; params (K, ...).
+
+    Compiled once per (model, optimizer, loss, sizes): calibrating again reuses it.
+    """
 
     def one(rows, key):
         def step(carry, t):
-            params, opt_state = carry
+            p, opt_state = carry
             take = rows
             if batch_size is not None:
                 pick = jax.random.choice(jax.random.fold_in(key, t), rows.shape[0],
                                          (batch_size,), replace=False)  # fmt: skip
                 take = rows[pick]
             xb, yb = jax.tree.map(lambda a: a[take], (x, y))
-            loss = lambda p: loss_fn(model.apply(p, xb), yb)
-            grads = jax.grad(loss)(params)
-            updates, opt_state = model.tx.update(grads, opt_state, params)
-            params = jax.tree.map(lambda p, u: p + u, params, updates)
-            return (params, opt_state), None
+            grads = jax.grad(lambda q: loss_fn(apply(q, aux, xb), yb))(p)
+            updates, opt_state = tx.update(grads, opt_state, p)
+            return (jax.tree.map(lambda a, u: a + u, p, updates), opt_state), None
 
-        start = (model.params, model.tx.init(model.params))
-        return jax.lax.scan(step, start, jnp.arange(steps))[0][0]
+        return jax.lax.scan(step, (params, tx.init(params)), jnp.arange(steps))[0][0]
 
     return jax.vmap(one)(idx, keys)
+
+
+@functools.partial(jax.jit, static_argnames=("apply",))
+def _predict(params, aux, x, *, apply):
+    """Predictions of the K fold models, leading axis K."""
+    return jax.vmap(lambda p: apply(p, aux, x))(params)
 
 
 def _check_sizes(x, y, folds, batch_size) -> tuple[int, int, int | None]:
@@ -223,17 +242,18 @@ def calibrate(
     if not isinstance(symmetry, Symmetry):
         raise TypeError(f"symmetry must be a symreg.Symmetry, got {type(symmetry).__name__}")
     n, m, batch_size = _check_sizes(x, y, folds, batch_size)
-    model = _functional(state, apply_kwargs or {})
+    apply, params0, aux, tx = _functional(state, apply_kwargs or {})
     k_fold, k_fit, k_g = jax.random.split(key, 3)
     perm = np.asarray(jax.random.permutation(k_fold, n))
     idx = perm[: folds * m].reshape(folds, m)
     fold = np.full(n, -1, np.int64)
     fold[idx] = np.arange(folds)[:, None]
-    fit = jax.jit(functools.partial(_fit_folds, model, loss_fn, steps=steps, batch_size=batch_size))
-    params = fit(x, y, jnp.asarray(idx), jax.random.split(k_fit, folds))
-    predict = jax.jit(jax.vmap(model.apply, in_axes=(0, None)))
+    params = _fit_folds(
+        params0, aux, x, y, jnp.asarray(idx), jax.random.split(k_fit, folds), apply=apply, tx=tx,
+        loss_fn=loss_fn, steps=steps, batch_size=batch_size,
+    )  # fmt: skip
     stats = fold_statistics(
-        lambda xb: predict(params, xb), x, y, fold, k_g, symmetry=symmetry,
+        lambda xb: _predict(params, aux, xb, apply=apply), x, y, fold, k_g, symmetry=symmetry,
         num_samples=num_samples,
     )  # fmt: skip
     return _finish(stats, folds=folds, n=n, m=m)
