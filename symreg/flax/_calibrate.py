@@ -114,7 +114,8 @@ def _functional(state: Any, apply_kwargs: Mapping[str, Any]):
 def _fit_folds(params, aux, x, y, idx, keys, *, apply, tx, loss_fn, steps, batch_size):
     """Trains one copy of the model per row of `idx` (K, m), all folds vmapped; params (K, ...).
 
-    Compiled once per (model, optimizer, loss, sizes): calibrating again reuses it.
+    Compiled once per (model structure, optimizer object, loss function, sizes): calibrating
+    again with the same objects reuses it.
     """
 
     def one(rows, key):
