@@ -1,6 +1,6 @@
 """Shared timing code for the benchmarks (scripts, never imported by the library).
 
-Rules (STYLE.md §10): compilation is timed separately, every timed call is warmed up and
+Rules (the project's benchmark conventions): compilation is timed separately, every timed call is warmed up and
 ends in `block_until_ready`, and we report medians over repeats plus ratios measured in the
 same run. Each configuration prints one JSON object on its own line (`emit`).
 """

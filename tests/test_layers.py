@@ -1,6 +1,6 @@
 """Architecture rules, checked on the source: layered imports, Flax isolation, docstrings.
 
-Layers import only downward (DESIGN.md §2): _validation, theory (0) < groups (1) < actions (2)
+Layers import only downward (docs/architecture.md, "Layers"): _validation, theory (0) < groups (1) < actions (2)
 < equivariance, testing, sharding (3) < estimators (4) < regularizers (5) < tuning (6)
 < flax, nn (7) < experiments, cli, plot (8); the top-level `symreg/__init__.py` re-exports
 the layers below Flax (it counts as 6.5: it must not import Flax, and only Flax and above may

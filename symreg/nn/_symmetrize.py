@@ -75,7 +75,7 @@ class Symmetrize(nnx.Module):
     the identity); its remaining ED₂ falls as S grows (for SO(2) and a linear f, any S >= 3
     equally spaced angles already give ED₂ = 0). With Haar λ, a
     λ-invariant input law and orthogonal ρ_out, the exact Q is the orthogonal projection on
-    equivariant functions and ED₂(f) = 2‖f − Qf‖² (DESIGN.md §1).
+    equivariant functions and ED₂(f) = 2‖f − Qf‖² (docs/architecture.md, "The mathematics").
 
     Cost: one call of f on the B·S transformed inputs (S = |G| when enumerating). An NNX
     module is called as a pure function of its state (`symreg.flax.nnx_functional`): what

@@ -1,6 +1,6 @@
 """Elesedy–Zaidi closed forms: the generalization gap of symmetrized least squares.
 
-The model of this file (Elesedy & Zaidi, ICML 2021; DESIGN.md §1 "External oracles"): inputs
+The model of this file (Elesedy & Zaidi, ICML 2021; docs/architecture.md, "The mathematics"): inputs
 x ~ N(0, σ_X² I_d), targets y = θᵀx + ξ (or y = W x + ξ ∈ R^k) with noise ξ independent of x,
 E ξ = 0 and Var ξ = σ_ξ² (σ_ξ² I_k for vector outputs). A finite or compact group acts on R^d by
 an orthogonal representation ψ (and on R^k by an orthogonal φ), with the Haar measure, so that

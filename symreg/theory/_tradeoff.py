@@ -1,4 +1,4 @@
-"""Closed forms of the approximation–estimation trade-off (DESIGN.md §1).
+"""Closed forms of the approximation–estimation trade-off (docs/architecture.md, "The mathematics").
 
 Assumptions shared by this file: Haar λ on a compact group, a λ-invariant input law,
 orthogonal ρ_out, and the squared-L2 error ED_2. Then the Reynolds operator Q is the
