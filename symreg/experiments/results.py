@@ -73,7 +73,7 @@ def _models(tuned, metrics, extra) -> list[dict[str, Any]]:
         models.append(_model(f"β={w:.3g}", "grid", float(w), test[:, i], ed[:, i], col(i)))
     q_acc = metrics.get("q_accuracy")
     models.append(
-        _model("symmetrized Qf", "symmetrized", None, metrics["q_test"], metrics["q_ed"], q_acc)
+        _model(_q_name(metrics), "symmetrized", None, metrics["q_test"], metrics["q_ed"], q_acc)
     )
     models.append(
         _model("tuned", "tuned", _geo(tuned["weight"]), test[:, g + 1], ed[:, g + 1], col(g + 1))
@@ -85,6 +85,12 @@ def _models(tuned, metrics, extra) -> list[dict[str, Any]]:
         _model("validation grid", "validation", val_w, test[:, g + 3], ed[:, g + 3], col(g + 3))
     )
     return models
+
+
+def _q_name(metrics: dict) -> str:
+    """ "symmetrized Qf" for an exact average over a finite group; a sampled one says so."""
+    samples = metrics.get("q_samples")
+    return "symmetrized Qf" if samples is None else f"sampled Qf ({samples} el.)"
 
 
 def _optional(value: Any) -> float | None:

@@ -160,6 +160,7 @@ def measure(ctx: _Context, params) -> dict[str, np.ndarray]:
     )  # fmt: skip
     out = {k: np.asarray(v) for k, v in out.items()}
     out["grid"] = ctx.config.grid
+    out["q_samples"] = None if exact else ctx.config.symmetrize_samples
     offset = np.asarray(ctx.data.test_offset)
     out["test"] = out["test"] + offset[:, None]
     out["q_test"] = out["q_test"] + offset
