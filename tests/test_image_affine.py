@@ -219,3 +219,31 @@ def test_action_tangent_is_the_one_sided_slope_per_pixel(name):
         tangent = jax.jvp(lambda c: act.apply(group, group.exp(c), x), (0.0 * v,), (v,))[1]
         fd = (act.apply(group, group.exp(t * v), x) - x) / t
         assert float(jnp.max(jnp.abs(tangent - fd))) < 0.1 * float(jnp.max(jnp.abs(tangent)))
+
+
+@pytest.mark.parametrize("name", LIE_CASES)
+def test_sampled_error_runs_jitted_and_is_zero_for_a_constant_model(name):
+    group, mode = LIE_CASES[name]
+    sym = _symmetry(group, InterpolatedImage(mode))
+    x = jnp.stack([_image(6, 5, c=2, seed=s) for s in range(3)])
+    err = jax.jit(
+        lambda x: symreg.equivariance_error(
+            lambda p, x: jnp.ones(x.shape[0]),
+            None,
+            x,
+            jax.random.key(0),
+            symmetry=sym,
+            num_samples=4,
+        )
+    )(x)
+    assert err.shape == (4, 3)
+    np.testing.assert_allclose(err, 0.0, atol=1e-12)
+    pix = lambda p, x: x[:, 2, 2, 0]  # one pixel: not invariant
+    err = symreg.equivariance_error(pix, None, x, jax.random.key(0), symmetry=sym, num_samples=4)
+    assert float(err.mean()) > 1e-3
+
+
+def test_half_precision_images_keep_their_dtype():
+    x = _image(6, 5, c=2).astype(jnp.bfloat16)
+    out = InterpolatedImage().apply(SO2(), SO2().exp(jnp.array([0.4])), x)
+    assert out.dtype == jnp.bfloat16 and out.shape == x.shape
