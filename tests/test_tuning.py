@@ -236,7 +236,7 @@ def test_dual_ascent_drives_model_error_to_target(log_space):
     def body(carry, key):
         w, cs = carry
         grads, aux = jax.grad(objective, has_aux=True)(w, x, y, key, cs.weight)
-        return (w - 0.1 * grads, ctrl.update(cs, aux["penalty"])), None
+        return (w - 0.1 * grads, ctrl.update(cs, aux["equivariance_error"])), None
 
     keys = jax.random.split(jax.random.key(1), 400)
     (w, _), _ = jax.jit(lambda c, k: jax.lax.scan(body, c, k))(

@@ -4,11 +4,14 @@ from symreg.actions._base import AbstractAction, Factorwise, Tree, Trivial, as_a
 from symreg.actions._image import Image
 from symreg.actions._linear import Irreps, Permutation, PointCloud, Regular, Vector
 from symreg.actions._symmetry import Symmetry
+from symreg.actions._warp import WARP_MODES, InterpolatedImage, warp_image
 
 __all__ = [
+    "WARP_MODES",
     "AbstractAction",
     "Factorwise",
     "Image",
+    "InterpolatedImage",
     "Irreps",
     "Permutation",
     "PointCloud",
@@ -18,4 +21,5 @@ __all__ = [
     "Tree",
     "Vector",
     "as_action",
+    "warp_image",
 ]

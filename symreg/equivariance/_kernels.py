@@ -297,8 +297,9 @@ def lie_derivative_error(
       apply_fn: the model, `apply_fn(params, x)` on a batch.
       params: model parameters.
       x: inputs with leading batch axis B.
-      symmetry: a `Symmetry` over a Lie group (SO2, O2, SO3, O3, Translations, products with
-        them) or a set whose base is one (RotationRange, NearIdentity).
+      symmetry: a `Symmetry` over a Lie group (SO2, O2, SO3, O3, Translations, Scalings,
+        products with them) or a set whose base is one (RotationRange, NearIdentity). With
+        `InterpolatedImage` the image's tangent is the one-sided slope at t → 0⁺.
       metric: "sq" (‖L_A f‖², default) or "l2" (‖L_A f‖).
       debug: as in `equivariance_error`; a message names the (generator, example) pair.
 

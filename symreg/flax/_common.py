@@ -78,7 +78,13 @@ def check_optimizer(tx: Any) -> None:
 
 def metrics(total, task, penalty, tuner_state: DualAscentState, on=True) -> dict[str, jax.Array]:
     """The metrics of a step: losses, the penalty estimate (NaN on steps without the penalty),
-    and the weight and target used."""
+    and the weight and target used.
+
+    The names are shared with the aux of `symreg.regularized_loss` ("task_loss",
+    "equivariance_error"). "target" is always present, so that vmapped runs mixing constant
+    weights and dual-ascent targets have one structure: it is NaN when the controller has no
+    target (`constant_weight`, or a number given as the tuner).
+    """
     return {
         "loss": total,
         "task_loss": task,

@@ -92,7 +92,10 @@ def make_train_step(
     Returns:
       `step(state, x, y)` → `(state, metrics)`; metrics has scalars "loss", "task_loss",
       "equivariance_error" (the penalty estimate), "weight" and "target" (those used in
-      this step). Wrap it in `jax.jit` (without `debug`).
+      this step). "task_loss" and "equivariance_error" are the names of the aux of
+      `symreg.regularized_loss`. "target" is NaN under a constant weight (a number or
+      `constant_weight` as the tuner): a constant weight has no target; the key stays so
+      that every run's metrics have one structure. Wrap it in `jax.jit` (without `debug`).
 
     Raises:
       TypeError: a bad `loss_fn`, `symmetry`, `rng_streams` or `debug`; at call time a state

@@ -17,6 +17,7 @@ from symreg.groups._finite import Cyclic, Dihedral, Symmetric
 from symreg.groups._pairs import sample_pairs
 from symreg.groups._partial import NearIdentity, RotationRange, UserSet
 from symreg.groups._product import DirectProduct
+from symreg.groups._scalings import Scalings
 
 __all__ = [
     "MAX_ENUMERATION",
@@ -37,6 +38,7 @@ __all__ = [
     "RotationRange",
     "SO2",
     "SO3",
+    "Scalings",
     "Symmetric",
     "Translations",
     "UserSet",

@@ -100,7 +100,8 @@ class NearIdentity(AbstractTransformSet):
     error per element behaves like scale²·Σ‖L_i f‖² (the Lie-derivative regime).
 
     Args:
-      group: a Lie group (SO2, O2, SO3, O3, Translations, or a product with one of them).
+      group: a Lie group (SO2, O2, SO3, O3, Translations, Scalings, or a product with one of
+        them).
       scale: the standard deviation of the Lie-algebra coefficients, > 0.
 
     Examples:

@@ -55,8 +55,9 @@ def regularized_loss(
     Returns:
       A function `objective(params, x, y, key, weight)` → `(total, aux)`: x has leading axis
       B, key is a PRNG key for the group samples, weight is β (a scalar array), total is a
-      scalar, aux = {"task_loss": scalar, "penalty": scalar}. Use it with
-      `jax.value_and_grad(objective, has_aux=True)`.
+      scalar, aux = {"task_loss": scalar, "equivariance_error": scalar} (the penalty P),
+      named as in the metrics of `symreg.flax.make_train_step` (whose "loss" is the total).
+      Use it with `jax.value_and_grad(objective, has_aux=True)`.
 
     Raises:
       TypeError: `loss_fn` or `apply_fn` is not callable, or a bad `symmetry`.
@@ -74,7 +75,7 @@ def regularized_loss(
       >>> objective = symreg.regularizers.regularized_loss(mse, apply, symmetry=sym)
       >>> x, y = jnp.ones((8, 4)), jnp.full((8,), 4.0)
       >>> total, aux = objective(jnp.ones(4), x, y, jax.random.key(0), 1.0)
-      >>> float(total), float(aux["penalty"])
+      >>> float(total), float(aux["equivariance_error"])
       (0.0, 0.0)
     """
     _validation.check_callable(loss_fn, "loss_fn")
@@ -93,6 +94,6 @@ def regularized_loss(
         if spec.debug:
             _debug.check_finite(task, "the task loss loss_fn(f(x), y)")
             _debug.check_finite(total, "the loss (task loss + weight * penalty)")
-        return total, {"task_loss": task, "penalty": penalty}
+        return total, {"task_loss": task, "equivariance_error": penalty}
 
     return objective
