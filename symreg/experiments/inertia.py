@@ -126,32 +126,72 @@ def _weight(name, model, config, split, symmetry, key) -> tuple[float, float]:
     return cal.weight, time.perf_counter() - start
 
 
+def train_and_score(model, split, symmetry, config: InertiaConfig, weight: float, key):
+    """Trains `model` for `config.steps` full-batch Adam steps on loss + β·ED₂ and scores it.
+
+    Args:
+      model: an NNX model (not changed; the trained copy lives in a state).
+      split: a `symreg.experiments.tasks.Split` (training data, test inputs and f* there).
+      symmetry: the task's `symreg.Symmetry`.
+      config: the `InertiaConfig` (steps, learning rate, penalty samples).
+      weight: β, the penalty weight (0: plain training).
+      key: PRNG key (the state's key and the test ED₂'s group elements).
+
+    Returns:
+      (excess, model_ed2): ‖f − f*‖² averaged over the test inputs, and the trained model's
+      ED₂ there (4 group elements per input), as floats.
+
+    Examples:
+      >>> import jax
+      >>> from symreg.experiments.inertia import InertiaConfig, train_and_score
+      >>> from symreg.experiments.inertia_task import inertia_task, make_model
+      >>> from symreg.experiments.tasks import Sizes
+      >>> task, cfg = inertia_task(), InertiaConfig(steps=2, hidden=(4,))
+      >>> split = task.split(jax.random.key(0), Sizes(8, 8, (4,), 0))
+      >>> model = make_model("equivariant", (4,), jax.random.key(1))
+      >>> excess, ed2 = train_and_score(model, split, task.symmetry, cfg, 0.0, jax.random.key(2))
+      >>> excess > 0, ed2 < 1e-6
+      (True, True)
+    """
+    k_state, k_eval = jax.random.split(key)
+    state = _state(model, config, weight, k_state)
+    state = _fit(_train_step(symmetry, config.num_samples), state, split.x_train,
+                 split.y_train, config.steps)  # fmt: skip
+    apply_fn, params = nnx_functional(state.merge()[0])
+    excess, ed2 = _evaluate(apply_fn, params, split.x_test, split.t_test, k_eval, symmetry)
+    return float(excess), float(ed2)
+
+
 def run_seed(task, config: InertiaConfig, n: int, seed: int) -> list[dict[str, Any]]:
     """Trains and scores every model on one data set of N = n examples; one record per model.
 
-    Each record has: model, n, seed, weight (β), excess (‖f − f*‖² on fresh inputs), model_ed2
-    (the trained model's ED₂ there) and seconds (calibration + training + scoring).
+    Models of one architecture start from the same initialization. Each record has: model, n,
+    seed, weight (β), excess (‖f − f*‖² on fresh inputs), model_ed2 (the trained model's ED₂
+    there), calibrate_s and seconds (calibration + training + scoring).
+
+    Examples:
+      >>> from symreg.experiments.inertia import InertiaConfig, run_seed
+      >>> from symreg.experiments.inertia_task import inertia_task
+      >>> cfg = InertiaConfig(steps=2, hidden=(4,), n_test=8)
+      >>> [r["model"] for r in run_seed(inertia_task(), cfg, 16, 0)][:3]
+      ['mlp', 'equivariant', 'pathway_fixed']
     """
-    k_data, k_init, k_cal, k_train, k_eval = jax.random.split(jax.random.key(seed), 5)
+    k_data, k_init, k_cal, k_train = jax.random.split(jax.random.key(seed), 4)
     sizes = Sizes(n_train=n, n_test=config.n_test, hidden=config.hidden, estimator_steps=0)
     split = task.split(k_data, sizes)
     archs = {a: make_model(a, config.hidden, k_init) for a in set(MODELS.values())}
-    step = _train_step(task.symmetry, config.num_samples)
     records = []
     for i, (name, arch) in enumerate(MODELS.items()):
         start = time.perf_counter()
         weight, cal_s = _weight(
             name, archs[arch], config, split, task.symmetry, jax.random.fold_in(k_cal, i)
         )
-        state = _state(archs[arch], config, weight, jax.random.fold_in(k_train, i))
-        state = _fit(step, state, split.x_train, split.y_train, config.steps)
-        apply_fn, params = nnx_functional(state.merge()[0])
-        k = jax.random.fold_in(k_eval, i)
-        excess, ed2 = _evaluate(apply_fn, params, split.x_test, split.t_test, k, task.symmetry)
+        excess, ed2 = train_and_score(
+            archs[arch], split, task.symmetry, config, weight, jax.random.fold_in(k_train, i)
+        )
         records.append({
-            "model": name, "n": n, "seed": seed, "weight": weight, "excess": float(excess),
-            "model_ed2": float(ed2), "calibrate_s": cal_s,
-            "seconds": time.perf_counter() - start,
+            "model": name, "n": n, "seed": seed, "weight": weight, "excess": excess,
+            "model_ed2": ed2, "calibrate_s": cal_s, "seconds": time.perf_counter() - start,
         })  # fmt: skip
     return records
 
