@@ -146,8 +146,8 @@ def train_and_score(model, split, symmetry, config: InertiaConfig, weight: float
       >>> from symreg.experiments.inertia import InertiaConfig, train_and_score
       >>> from symreg.experiments.inertia_task import inertia_task, make_model
       >>> from symreg.experiments.tasks import Sizes
-      >>> task, cfg = inertia_task(), InertiaConfig(steps=2, hidden=(4,))
-      >>> split = task.split(jax.random.key(0), Sizes(8, 8, (4,), 0))
+      >>> task, cfg = inertia_task(), InertiaConfig(steps=3, hidden=(4,), n_test=8)
+      >>> split = task.split(jax.random.key(0), Sizes(16, 8, (4,), 0))
       >>> model = make_model("equivariant", (4,), jax.random.key(1))
       >>> excess, ed2 = train_and_score(model, split, task.symmetry, cfg, 0.0, jax.random.key(2))
       >>> excess > 0, ed2 < 1e-6
@@ -172,7 +172,7 @@ def run_seed(task, config: InertiaConfig, n: int, seed: int) -> list[dict[str, A
     Examples:
       >>> from symreg.experiments.inertia import InertiaConfig, run_seed
       >>> from symreg.experiments.inertia_task import inertia_task
-      >>> cfg = InertiaConfig(steps=2, hidden=(4,), n_test=8)
+      >>> cfg = InertiaConfig(steps=3, hidden=(4,), n_test=8)
       >>> [r["model"] for r in run_seed(inertia_task(), cfg, 16, 0)][:3]
       ['mlp', 'equivariant', 'pathway_fixed']
     """
