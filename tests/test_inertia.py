@@ -6,7 +6,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import nnx
 
 import symreg
 from symreg.experiments.inertia import (
@@ -19,13 +18,12 @@ from symreg.experiments.inertia_task import (
     MASSES,
     Conjugation,
     EquivariantInertia,
-    FlatMLP,
+    PlainMLP,
     axial,
     inertia_task,
     make_model,
 )
 from symreg.experiments.tasks import Sizes
-from symreg.flax import nnx_functional
 from symreg.nn import free_path_penalty
 from symreg.testing import assert_equivariant
 
@@ -47,16 +45,18 @@ def test_target_and_equivariant_model_are_exactly_equivariant(key):
     task, (kx, kg, km) = inertia_task(), jax.random.split(key, 3)
     x = _points(kx)
     assert_equivariant(task.f_sym, x, kg, symmetry=task.symmetry)
-    model = EquivariantInertia((8, 8), rngs=nnx.Rngs(km))
-    assert_equivariant(model, x, kg, symmetry=task.symmetry)
+    model = EquivariantInertia((8, 8))
+    params = model.init(km)
+    assert_equivariant(lambda x: model(params, x), x, kg, symmetry=task.symmetry)
 
 
 def test_plain_mlp_and_breaking_term_are_not_equivariant(key):
     task, (kx, kg, km) = inertia_task(), jax.random.split(key, 3)
     x = _points(kx)
+    mlp = PlainMLP((8,))
+    params = mlp.init(km)
     with pytest.raises(AssertionError):
-        assert_equivariant(FlatMLP(15, (8,), (3, 3), rngs=nnx.Rngs(km)), x, kg,
-                           symmetry=task.symmetry)  # fmt: skip
+        assert_equivariant(lambda x: mlp(params, x), x, kg, symmetry=task.symmetry)
     with pytest.raises(AssertionError):
         assert_equivariant(axial, x, kg, symmetry=task.symmetry)
 
@@ -86,17 +86,20 @@ def test_oracle_eta_matches_closed_form_and_vanishes_without_breaking(key):
     assert abs(inertia_task(eps=0.0).oracle_eta(x[:512], kg, num_samples=4)) < 1e-6
 
 
-def test_pathway_penalty_is_the_models_ed2(key):
+def test_pathway_penalty_is_the_models_ed2_and_matches_the_layer(key):
     task, (kx, kg, km) = inertia_task(), jax.random.split(key, 3)
     x = _points(kx)
-    pathway = make_model("pathway", (8,), km)
-    apply_fn, params = nnx_functional(pathway)
-    whole = jnp.mean(
-        symreg.equivariance_error(apply_fn, params, x, kg, symmetry=task.symmetry, num_samples=4)
+    pathway = make_model("pathway", (8,))
+    params = pathway.init(km)
+    errors = symreg.equivariance_error(
+        pathway, params, x, kg, symmetry=task.symmetry, num_samples=4
     )
-    free = free_path_penalty(pathway.free, x, kg, symmetry=task.symmetry, num_samples=4)
-    assert float(whole) == pytest.approx(float(free), rel=PENALTY_RTOL)
-    assert float(free) > 0
+    layer = pathway.as_layer(params)
+    free = free_path_penalty(layer.free, x, kg, symmetry=task.symmetry, num_samples=4)
+    assert float(jnp.mean(errors)) == pytest.approx(float(free), rel=PENALTY_RTOL)
+    assert float(layer.penalty(x, kg, num_samples=4)) == float(free) > 0
+    layer.check_equivariant(x, kg)
+    np.testing.assert_allclose(layer(x), pathway(params, x), rtol=1e-6)
 
 
 def test_run_inertia_end_to_end_tiny():
@@ -117,9 +120,10 @@ def test_exact_model_beats_plain_mlp_without_breaking(key):
     task, (kd, km, kt) = inertia_task(eps=0.0), jax.random.split(key, 3)
     cfg = InertiaConfig(steps=300, hidden=(16,))
     split = task.split(kd, Sizes(64, 256, (16,), 0))
-    scores = {
-        arch: train_and_score(make_model(arch, (16,), km), split, task.symmetry, cfg, 0.0, kt)
-        for arch in ("mlp", "equivariant")
-    }
+    scores = {}
+    for arch in ("mlp", "equivariant"):
+        model = make_model(arch, (16,))
+        params = model.init(km)
+        scores[arch] = train_and_score(model, params, split, task.symmetry, cfg, 0.0, kt)
     assert scores["equivariant"][0] < 0.5 * scores["mlp"][0]
     assert scores["equivariant"][1] < 1e-6 < scores["mlp"][1]

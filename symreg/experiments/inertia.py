@@ -11,8 +11,10 @@ Five models, each trained with Adam for the same number of full-batch steps on t
 - "pathway_tuned": the same pathway with β̂ = `symreg.flax.calibrate(pathway state).weight`;
 - "mlp_tuned": the plain MLP with β̂ = `calibrate(MLP state).weight` on its output's ED₂.
 
-The penalty is the model's ED₂ (`symreg.flax.make_train_step`); for the pathway it equals the
-free path's ED₂ pair by pair, since the equivariant path has no defect. The score is the excess
+The penalty is the model's ED₂ (`symreg.flax.make_train_step` on a `SymmetryTrainState`); for
+the pathway (`inertia_task.Pathway`, the functional form of the NNX layer, whose `as_layer`
+gives the layer) it equals the free path's ED₂ pair by pair, since the equivariant path has no
+defect. The models are pure `apply(params, x)` functions: this package does not import Flax. The score is the excess
 risk ‖f − f*‖² on fresh test inputs (no noise), averaged over the test set.
 """
 
@@ -31,7 +33,7 @@ import optax
 import symreg
 from symreg.experiments.inertia_task import inertia_task, make_model
 from symreg.experiments.tasks import Sizes
-from symreg.flax import NNXTrainState, calibrate, make_train_step, nnx_functional
+from symreg.flax import SymmetryTrainState, calibrate, make_train_step
 
 #: The models compared, in table order, and the architecture each trains.
 MODELS = {
@@ -41,6 +43,8 @@ MODELS = {
     "pathway_tuned": "pathway",
     "mlp_tuned": "mlp",
 }
+#: The architectures, in the order their initial parameters are drawn.
+ARCHITECTURES = ("mlp", "equivariant", "pathway")
 #: The data-tuned models and the fixed ones they are compared with.
 TUNED = ("pathway_tuned", "mlp_tuned")
 OTHERS = ("mlp", "equivariant", "pathway_fixed")
@@ -107,11 +111,24 @@ def _evaluate(apply_fn, params, x, target, key, symmetry):
     return excess, jnp.mean(ed2)
 
 
-def _state(model, config: InertiaConfig, weight: float, key: jax.Array) -> NNXTrainState:
-    return NNXTrainState.create(model, optax.adam(config.learning_rate), tuner=weight, key=key)
+@dataclasses.dataclass(frozen=True)
+class _AsLinen:
+    """A model `apply(params, x)` called as a linen `apply_fn(variables, x, ...)` (hashable)."""
+
+    model: Any
+
+    def __call__(self, variables, x, rngs=None, mutable=False):
+        return self.model(variables["params"], x)
 
 
-def _weight(name, model, config, split, symmetry, key) -> tuple[float, float]:
+def _state(model, params, config: InertiaConfig, weight: float, key) -> SymmetryTrainState:
+    return SymmetryTrainState.create(
+        apply_fn=_AsLinen(model), params=params, tx=optax.adam(config.learning_rate),
+        tuner=weight, key=key,
+    )  # fmt: skip
+
+
+def _weight(name, model, params, config, split, symmetry, key) -> tuple[float, float]:
     """(β, seconds of calibration) of model `name`."""
     if name in ("mlp", "equivariant"):
         return 0.0, 0.0
@@ -120,17 +137,18 @@ def _weight(name, model, config, split, symmetry, key) -> tuple[float, float]:
     start = time.perf_counter()
     k_state, k_cal = jax.random.split(key)
     cal = calibrate(
-        _state(model, config, 0.0, k_state), squared_error, split.x_train, split.y_train,
+        _state(model, params, config, 0.0, k_state), squared_error, split.x_train, split.y_train,
         symmetry=symmetry, key=k_cal, steps=config.steps, folds=config.folds,
     )  # fmt: skip
     return cal.weight, time.perf_counter() - start
 
 
-def train_and_score(model, split, symmetry, config: InertiaConfig, weight: float, key):
+def train_and_score(model, params, split, symmetry, config: InertiaConfig, weight: float, key):
     """Trains `model` for `config.steps` full-batch Adam steps on loss + β·ED₂ and scores it.
 
     Args:
-      model: an NNX model (not changed; the trained copy lives in a state).
+      model: a hashable `apply(params, x)` (`symreg.experiments.inertia_task.make_model`).
+      params: its initial parameters.
       split: a `symreg.experiments.tasks.Split` (training data, test inputs and f* there).
       symmetry: the task's `symreg.Symmetry`.
       config: the `InertiaConfig` (steps, learning rate, penalty samples).
@@ -148,17 +166,18 @@ def train_and_score(model, split, symmetry, config: InertiaConfig, weight: float
       >>> from symreg.experiments.tasks import Sizes
       >>> task, cfg = inertia_task(), InertiaConfig(steps=3, hidden=(4,), n_test=8)
       >>> split = task.split(jax.random.key(0), Sizes(16, 8, (4,), 0))
-      >>> model = make_model("equivariant", (4,), jax.random.key(1))
-      >>> excess, ed2 = train_and_score(model, split, task.symmetry, cfg, 0.0, jax.random.key(2))
+      >>> model = make_model("equivariant", (4,))
+      >>> params = model.init(jax.random.key(1))
+      >>> excess, ed2 = train_and_score(model, params, split, task.symmetry, cfg, 0.0,
+      ...                               jax.random.key(2))
       >>> excess > 0, ed2 < 1e-6
       (True, True)
     """
     k_state, k_eval = jax.random.split(key)
-    state = _state(model, config, weight, k_state)
+    state = _state(model, params, config, weight, k_state)
     state = _fit(_train_step(symmetry, config.num_samples), state, split.x_train,
                  split.y_train, config.steps)  # fmt: skip
-    apply_fn, params = nnx_functional(state.merge()[0])
-    excess, ed2 = _evaluate(apply_fn, params, split.x_test, split.t_test, k_eval, symmetry)
+    excess, ed2 = _evaluate(model, state.params, split.x_test, split.t_test, k_eval, symmetry)
     return float(excess), float(ed2)
 
 
@@ -179,16 +198,16 @@ def run_seed(task, config: InertiaConfig, n: int, seed: int) -> list[dict[str, A
     k_data, k_init, k_cal, k_train = jax.random.split(jax.random.key(seed), 4)
     sizes = Sizes(n_train=n, n_test=config.n_test, hidden=config.hidden, estimator_steps=0)
     split = task.split(k_data, sizes)
-    archs = {a: make_model(a, config.hidden, k_init) for a in set(MODELS.values())}
+    archs = {a: make_model(a, config.hidden) for a in ARCHITECTURES}
+    init = {a: archs[a].init(jax.random.fold_in(k_init, j)) for j, a in enumerate(ARCHITECTURES)}
     records = []
     for i, (name, arch) in enumerate(MODELS.items()):
         start = time.perf_counter()
-        weight, cal_s = _weight(
-            name, archs[arch], config, split, task.symmetry, jax.random.fold_in(k_cal, i)
-        )
-        excess, ed2 = train_and_score(
-            archs[arch], split, task.symmetry, config, weight, jax.random.fold_in(k_train, i)
-        )
+        model, params = archs[arch], init[arch]
+        k = jax.random.fold_in(k_cal, i)
+        weight, cal_s = _weight(name, model, params, config, split, task.symmetry, k)
+        k = jax.random.fold_in(k_train, i)
+        excess, ed2 = train_and_score(model, params, split, task.symmetry, config, weight, k)
         records.append({
             "model": name, "n": n, "seed": seed, "weight": weight, "excess": excess,
             "model_ed2": ed2, "calibrate_s": cal_s, "seconds": time.perf_counter() - start,

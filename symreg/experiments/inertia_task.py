@@ -9,15 +9,15 @@ only under the rotations about the z axis (and the reflection z ↦ −z). The m
 from __future__ import annotations
 
 import dataclasses
-import math
+import functools
 from typing import Any, final
 
 import jax
 import jax.numpy as jnp
-from flax import nnx
 
 import symreg
 from symreg.actions import AbstractAction, PointCloud
+from symreg.experiments.models import MLP
 from symreg.experiments.tasks import NormalInputs, SyntheticTask
 from symreg.groups import O3, AbstractMatrixRepresentation
 from symreg.nn import ResidualPathway
@@ -116,97 +116,149 @@ def inertia_task(eps: float = 0.5, noise: float = 0.3) -> SyntheticTask:
     )
 
 
-class FlatMLP(nnx.Module):
-    """An MLP on the flattened input, reshaped to `out_shape`: not equivariant.
-
-    Args:
-      d_in: the size of one flattened input.
-      hidden: the hidden widths (SiLU activations).
-      out_shape: the shape of one output.
-      rngs: the `nnx.Rngs` of the initialization.
-
-    Examples:
-      >>> import jax.numpy as jnp
-      >>> from flax import nnx
-      >>> from symreg.experiments.inertia_task import FlatMLP
-      >>> FlatMLP(15, (8,), (3, 3), rngs=nnx.Rngs(0))(jnp.ones((2, 5, 3))).shape
-      (2, 3, 3)
-    """
-
-    def __init__(self, d_in: int, hidden: tuple[int, ...], out_shape: tuple[int, ...], *, rngs):
-        sizes = (d_in, *hidden, math.prod(out_shape))
-        self.layers = nnx.List(
-            [nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
-        )
-        self.out_shape = tuple(out_shape)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        h = x.reshape(x.shape[0], -1)
-        for layer in self.layers[:-1]:
-            h = jax.nn.silu(layer(h))
-        return self.layers[-1](h).reshape(x.shape[0], *self.out_shape)
-
-
-class EquivariantInertia(nnx.Module):
-    """An exactly O(3)-equivariant map from point masses to a 3×3 tensor.
+@final
+@dataclasses.dataclass(frozen=True)
+class EquivariantInertia:
+    """An exactly O(3)-equivariant map from point masses to a 3×3 tensor, as `apply(params, x)`.
 
     f(x) = Σ_i a_i·I + b_i·x_i x_iᵀ with (a_i, b_i) = φ(‖x_i‖², m_i), φ a small MLP on the
     invariants of point i. Since R(aI + b x xᵀ)Rᵀ = aI + b (Rx)(Rx)ᵀ and ‖Rx‖ = ‖x‖, every
     term is equivariant under O(3) acting by `Conjugation`. The inertia tensor is the case
-    a_i = m_i‖x_i‖², b_i = −m_i.
+    a_i = m_i‖x_i‖², b_i = −m_i. Frozen and hashable; calling the instance is `apply`.
 
     Args:
       hidden: the hidden widths of φ (SiLU activations).
       masses: the point masses m_i (a tuple of floats, one per point).
-      rngs: the `nnx.Rngs` of the initialization.
 
     Examples:
-      >>> import jax, jax.numpy as jnp
-      >>> from flax import nnx
+      >>> import jax
       >>> from symreg.experiments.inertia_task import EquivariantInertia, inertia_task
       >>> from symreg.testing import assert_equivariant
-      >>> model = EquivariantInertia((16,), rngs=nnx.Rngs(0))
-      >>> x = jax.random.normal(jax.random.key(0), (4, 5, 3))
-      >>> assert_equivariant(model, x, jax.random.key(1), symmetry=inertia_task().symmetry)
-      >>> model(x).shape
+      >>> model = EquivariantInertia((16,))
+      >>> params = model.init(jax.random.key(0))
+      >>> x = jax.random.normal(jax.random.key(1), (4, 5, 3))
+      >>> assert_equivariant(lambda x: model(params, x), x, jax.random.key(2),
+      ...                    symmetry=inertia_task().symmetry)
+      >>> model(params, x).shape
       (4, 3, 3)
     """
 
-    def __init__(self, hidden: tuple[int, ...], masses: tuple[float, ...] = MASSES, *, rngs):
-        self.phi = FlatMLP(2, hidden, (2,), rngs=rngs)
-        self.masses = tuple(float(m) for m in masses)
+    hidden: tuple[int, ...] = (64, 64)
+    masses: tuple[float, ...] = MASSES
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    @property
+    def phi(self) -> MLP:
+        """φ: (‖x_i‖², m_i) → (a_i, b_i)."""
+        return MLP(hidden=tuple(self.hidden), out_shape=(2,), activation="silu")
+
+    def init(self, key: jax.Array) -> Any:
+        """φ's parameters (LeCun-normal weights, zero biases)."""
+        return self.phi.init(key, jnp.ones((1, 2)))
+
+    def __call__(self, params: Any, x: jax.Array) -> jax.Array:
+        """f(x) on a batch of positions (B, 5, 3) → (B, 3, 3)."""
         b, n, _ = x.shape
         m = jnp.broadcast_to(jnp.asarray(self.masses, x.dtype), (b, n))
         features = jnp.stack([jnp.sum(x**2, -1), m], -1).reshape(b * n, 2)
-        coef = self.phi(features).reshape(b, n, 2)
+        coef = self.phi(params, features).reshape(b, n, 2)
         iso = jnp.sum(coef[..., 0], -1)[:, None, None] * jnp.eye(3, dtype=x.dtype)
         return iso + jnp.einsum("bi,bij,bik->bjk", coef[..., 1], x, x)
 
 
-def make_model(kind: str, hidden: tuple[int, ...], key: jax.Array) -> Any:
-    """A fresh model: "mlp" (`FlatMLP`), "equivariant" (`EquivariantInertia`) or "pathway"
-    (`symreg.nn.ResidualPathway` of both), initialized from `key`.
+@final
+@dataclasses.dataclass(frozen=True)
+class Pathway:
+    """equivariant(x) + free(x) as `apply(params, x)`: the functional form of
+    `symreg.nn.ResidualPathway` (which `as_layer` builds from the same paths).
+
+    The defect of the sum at every (g, x) is the free path's, so the model's ED₂ is ED₂(free),
+    the pathway's penalty. Frozen and hashable; calling the instance is `apply`.
+
+    Args:
+      equivariant: the exactly equivariant path (`EquivariantInertia`).
+      free: the free path (an `symreg.experiments.models.MLP` with out_shape (3, 3)).
+
+    Examples:
+      >>> import jax
+      >>> from symreg.experiments.inertia_task import make_model
+      >>> model = make_model("pathway", (8,))
+      >>> params = model.init(jax.random.key(0))
+      >>> x = jax.random.normal(jax.random.key(1), (2, 5, 3))
+      >>> layer = model.as_layer(params)
+      >>> bool(jax.numpy.allclose(layer(x), model(params, x)))
+      True
+    """
+
+    equivariant: EquivariantInertia
+    free: MLP
+
+    def init(self, key: jax.Array) -> dict[str, Any]:
+        """{"equivariant": ..., "free": ...}, each path's parameters from its own key."""
+        k_eq, k_free = jax.random.split(key)
+        return {"equivariant": self.equivariant.init(k_eq), "free": _init_free(self.free, k_free)}
+
+    def __call__(self, params: Any, x: jax.Array) -> jax.Array:
+        """f(x) = equivariant(x) + free(x) on a batch (B, 5, 3) → (B, 3, 3)."""
+        return self.equivariant(params["equivariant"], x) + self.free(params["free"], x)
+
+    def as_layer(self, params: Any) -> ResidualPathway:
+        """The `symreg.nn.ResidualPathway` of the two paths at `params` (same outputs and
+        `penalty`; its paths are closures, so it is for measuring, not for training)."""
+        return ResidualPathway(
+            functools.partial(self.equivariant, params["equivariant"]),
+            functools.partial(self.free, params["free"]),
+            symmetry=inertia_task().symmetry,
+        )
+
+
+def _init_free(free: MLP, key: jax.Array) -> Any:
+    return free.init(key, jnp.ones((1, POINTS, 3)))
+
+
+@final
+@dataclasses.dataclass(frozen=True)
+class PlainMLP:
+    """The `symreg.experiments.models.MLP` on flattened positions → (3, 3), with `init(key)`.
+
+    Examples:
+      >>> import jax
+      >>> from symreg.experiments.inertia_task import PlainMLP
+      >>> model = PlainMLP((8,))
+      >>> model(model.init(jax.random.key(0)), jax.numpy.ones((2, 5, 3))).shape
+      (2, 3, 3)
+    """
+
+    hidden: tuple[int, ...] = (64, 64)
+
+    @property
+    def mlp(self) -> MLP:
+        return MLP(hidden=tuple(self.hidden), out_shape=(3, 3), activation="silu")
+
+    def init(self, key: jax.Array) -> Any:
+        """The MLP's parameters (LeCun-normal weights, zero biases)."""
+        return _init_free(self.mlp, key)
+
+    def __call__(self, params: Any, x: jax.Array) -> jax.Array:
+        return self.mlp(params, x)
+
+
+def make_model(kind: str, hidden: tuple[int, ...]) -> PlainMLP | EquivariantInertia | Pathway:
+    """A model as a hashable `apply(params, x)` with `init(key)`: "mlp" (`PlainMLP`),
+    "equivariant" (`EquivariantInertia`) or "pathway" (`Pathway` of both).
 
     Raises:
       ValueError: an unknown `kind`.
 
     Examples:
-      >>> import jax
       >>> from symreg.experiments.inertia_task import make_model
-      >>> type(make_model("pathway", (8,), jax.random.key(0))).__name__
-      'ResidualPathway'
+      >>> type(make_model("pathway", (8,))).__name__
+      'Pathway'
     """
-    k_eq, k_free = jax.random.split(key)
+    hidden = tuple(hidden)
     if kind == "mlp":
-        return FlatMLP(3 * POINTS, hidden, (3, 3), rngs=nnx.Rngs(k_free))
+        return PlainMLP(hidden)
     if kind == "equivariant":
-        return EquivariantInertia(hidden, rngs=nnx.Rngs(k_eq))
+        return EquivariantInertia(hidden)
     if kind == "pathway":
-        return ResidualPathway(
-            EquivariantInertia(hidden, rngs=nnx.Rngs(k_eq)),
-            FlatMLP(3 * POINTS, hidden, (3, 3), rngs=nnx.Rngs(k_free)),
-            symmetry=inertia_task().symmetry,
-        )
+        return Pathway(EquivariantInertia(hidden), PlainMLP(hidden).mlp)
     raise ValueError(f"kind must be 'mlp', 'equivariant' or 'pathway', got {kind!r}")
