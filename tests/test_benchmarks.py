@@ -22,6 +22,7 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
 import bench_peers  # noqa: E402
+import bench_relaxed  # noqa: E402
 import bench_scaling  # noqa: E402
 import models  # noqa: E402
 import plots  # noqa: E402
@@ -30,6 +31,7 @@ import run_all  # noqa: E402
 
 import symreg  # noqa: E402
 from symreg.equivariance import pairwise_errors, squared_l2  # noqa: E402
+from symreg.experiments.inertia import summarize  # noqa: E402
 
 RTOL = 1e-4  # float32 torch and XLA matmuls of the same MLP differ by rounding only
 TINY = {"width": 16, "depth": 1}
@@ -153,6 +155,24 @@ def test_plots_written(tmp_path):
     paths = plots.make_all(_records(), tmp_path)
     assert {p.name for p in paths} == {"scaling.png", "memory.png", "kernels.png"}
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_relaxed_plot_written(tmp_path):
+    names = list(bench_relaxed.MODELS)
+    records = [
+        {"model": m, "n": n, "seed": s, "excess": 1.0 + i + s, "weight": 0.0, "model_ed2": 0.1}
+        for i, m in enumerate(names)
+        for n in (10, 20)
+        for s in range(2)
+    ]
+    result = {
+        "config": {"ns": (10, 20), "eps": 0.5},
+        "eta": 0.5,
+        "records": records,
+        "summary": summarize(records),
+    }
+    path = bench_relaxed.plot(result, tmp_path / "relaxed.png")
+    assert path.stat().st_size > 0
 
 
 def test_runner_records_a_script(tmp_path, monkeypatch):
