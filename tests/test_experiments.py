@@ -16,7 +16,7 @@ TINY = TradeoffConfig(
     n_train=64,
     n_test=128,
     digits_n_train=96,
-    seeds=2,
+    seeds=1,
     hidden=(8,),
     steps=20,
     learning_rate=1e-2,
@@ -45,7 +45,7 @@ KINDS = (
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, fast_compile):
     """Two tasks (O(3) with irreps outputs and a sampled Q; digits with classes and exact Q),
-    two data sets each; compilation dominates, so XLA optimizations are off."""
+    one data set each; compilation dominates, so XLA optimizations are off."""
     out = tmp_path_factory.mktemp("tradeoff")
     code = job.main(["cloud3d", "digits"], seed=1, out=out, progress=False, config=TINY)
     return code, out

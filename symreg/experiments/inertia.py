@@ -301,10 +301,9 @@ def run_inertia(config: InertiaConfig = InertiaConfig(), *, log=None) -> dict[st
 
     Examples:
       >>> from symreg.experiments.inertia import InertiaConfig, run_inertia
-      >>> cfg = InertiaConfig(ns=(16,), seeds=1, steps=3, hidden=(4,), n_test=8)
-      >>> out = run_inertia(cfg)
-      >>> len(out["records"]), out["eta"] > 0
-      (5, True)
+      >>> out = run_inertia(InertiaConfig(ns=()))   # no training: the task's oracle η₂ only
+      >>> sorted(out), round(out["eta"], 2)
+      (['config', 'eta', 'records', 'summary', 'table', 'targets'], 0.52)
     """
     task = inertia_task(config.eps, config.noise)
     k_x, k_g = jax.random.split(jax.random.key(10_000))
