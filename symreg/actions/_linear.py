@@ -13,6 +13,7 @@ from symreg.actions import _matrices
 from symreg.actions._base import AbstractAction, _one_leaf
 from symreg.actions._wigner import apply_wigner
 from symreg.groups import (
+    MAX_ENUMERATION,
     O3,
     SO3,
     AbstractFiniteGroup,
@@ -22,7 +23,6 @@ from symreg.groups import (
     DirectProduct,
     Symmetric,
 )
-from symreg.groups._base import MAX_ENUMERATION
 
 if TYPE_CHECKING:
     import e3nn_jax as e3nn

@@ -8,9 +8,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from symreg import _validation
+from symreg import _checks, _debug, _validation
 from symreg.actions import Symmetry
-from symreg.equivariance import _checks, _debug
 from symreg.equivariance._lie import unchecked_lie_derivatives
 from symreg.equivariance._metrics import Metric, get_metric
 from symreg.equivariance._pairs import unchecked_pairwise_errors
@@ -139,7 +138,7 @@ def equivariance_error(
         the mean stays unbiased, with a lower variance at the same S (same cost).
       debug: if True (static), check at run time, with `jax.experimental.checkify`, that x,
         f(x) and every error are finite, and raise naming the first non-finite example or
-        (sample, example) pair and its group element (`symreg.equivariance._debug`). Called
+        (sample, example) pair and its group element (`symreg._debug`). Called
         inside the caller's `jax.jit`, the checks join the caller's trace, which the caller
         must functionalize with `checkify.checkify`. Off by default: no checks are traced.
 

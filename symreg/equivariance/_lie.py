@@ -8,9 +8,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from symreg import _validation
+from symreg import _checks, _validation
 from symreg.actions import Symmetry
-from symreg.equivariance import _checks
 
 
 def lie_derivatives(

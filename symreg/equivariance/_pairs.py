@@ -21,13 +21,10 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import PartitionSpec
 
-from symreg import _validation
+from symreg import _checks, _validation
+from symreg._axes import SAMPLE_AXIS
 from symreg.actions import Symmetry
-from symreg.equivariance import _checks
 from symreg.equivariance._metrics import Metric
-
-#: The mesh axis name over which the group samples S are split (see `sample_shards`).
-SAMPLE_AXIS = "samples"
 
 
 def _flatten2(tree: Any) -> Any:

@@ -8,8 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from symreg import _validation
-from symreg.equivariance import _checks
+from symreg import _checks, _validation
 from symreg.equivariance._pairs import unchecked_reynolds_average
 from symreg.groups import AbstractFiniteGroup, check_sampling
 

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symreg.equivariance import _debug
+from symreg import _debug
 from symreg.tuning import DualAscentState, WeightController, constant_weight
 
 

@@ -10,8 +10,7 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training import train_state
 
-from symreg import _validation
-from symreg.equivariance import _checks, _debug
+from symreg import _checks, _debug, _validation
 from symreg.flax import _common
 from symreg.regularizers import SymmetryPenalty
 from symreg.tuning import DualAscentState, WeightController

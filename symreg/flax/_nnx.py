@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx, struct
 
-from symreg import _validation
-from symreg.equivariance import _checks, _debug
+from symreg import _checks, _debug, _validation
 from symreg.flax import _common
 from symreg.regularizers import SymmetryPenalty
 from symreg.tuning import DualAscentState, WeightController

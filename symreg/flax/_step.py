@@ -8,9 +8,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from symreg import _validation
+from symreg import _debug, _validation
 from symreg.actions import Symmetry
-from symreg.equivariance import Metric, _debug
+from symreg.equivariance import Metric
 from symreg.flax._linen import SymmetryTrainState, linen_step
 from symreg.flax._nnx import NNXTrainState, nnx_step
 from symreg.regularizers import SymmetryPenalty

@@ -8,9 +8,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from symreg import _validation
+from symreg import _debug, _validation
 from symreg.actions import Symmetry
-from symreg.equivariance import Metric, _debug
+from symreg.equivariance import Metric
 from symreg.regularizers._penalty import SymmetryPenalty
 
 

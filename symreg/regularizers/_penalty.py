@@ -9,14 +9,9 @@ from typing import Any, final
 import jax
 import jax.numpy as jnp
 
-from symreg import _validation
+from symreg import _checks, _debug, _validation
 from symreg.actions import Symmetry
-from symreg.equivariance import (
-    Metric,
-    _checks,
-    _debug,
-    get_metric,
-)
+from symreg.equivariance import Metric, get_metric
 from symreg.equivariance._lie import unchecked_lie_derivatives
 from symreg.equivariance._pairs import unchecked_pairwise_errors
 

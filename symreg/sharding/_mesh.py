@@ -9,10 +9,7 @@ import jax
 from jax.sharding import AxisType, Mesh
 
 from symreg import _validation
-from symreg.equivariance._pairs import SAMPLE_AXIS
-
-#: The mesh axis over which `shard_batch` splits the batch B by default.
-DATA_AXIS = "data"
+from symreg._axes import DATA_AXIS, SAMPLE_AXIS
 
 __all__ = ["DATA_AXIS", "SAMPLE_AXIS", "make_mesh"]
 
