@@ -27,6 +27,21 @@ DEFAULT_FOLDS = 8
 DEFAULT_SAMPLES = 4
 
 
+def fold_fits(x, y, *, key, regressor, folds):
+    """Random folds and one fit per fold: (fold (N,), reason or None, predictors, element key).
+
+    `reason` says why the fits are unreliable (a fold smaller than the regressor's
+    `min_examples`), or is None.
+    """
+    n = jax.tree.leaves(x)[0].shape[0]
+    regressor = check_regressor(MLPRegressor() if regressor is None else regressor)
+    folds = _folds.check_folds(folds, n)
+    k_fold, k_fit, k_g = jax.random.split(key, 3)
+    fold = _folds.assign_folds(k_fold, n, folds)
+    reason = _folds.too_small_reason(regressor, x, fold)
+    return fold, reason, _folds.fit_folds(regressor, x, y, fold, k_fit), k_g
+
+
 def fitted_orbits(x, y, *, symmetry, key, regressor, folds, num_samples, default_samples):
     """Folds, one fit per fold, elements and the fits' flat predictions on the orbits.
 
@@ -36,12 +51,7 @@ def fitted_orbits(x, y, *, symmetry, key, regressor, folds, num_samples, default
       regressor's `min_examples`).
     """
     n = jax.tree.leaves(x)[0].shape[0]
-    regressor = check_regressor(MLPRegressor() if regressor is None else regressor)
-    folds = _folds.check_folds(folds, n)
-    k_fold, k_fit, k_g = jax.random.split(key, 3)
-    fold = _folds.assign_folds(k_fold, n, folds)
-    reason = _folds.too_small_reason(regressor, x, fold)
-    predictors = _folds.fit_folds(regressor, x, y, fold, k_fit)
+    fold, reason, predictors, k_g = fold_fits(x, y, key=key, regressor=regressor, folds=folds)
     g, exact = element_grid(symmetry, k_g, n, num_samples, default=default_samples)
     f_x, f_gx = predict_orbits(predictors, x, g, symmetry=symmetry, layout=Layout.of_batch(y))
     return _folds.fold_matrix(fold), g, exact, f_x, f_gx, reason
@@ -80,13 +90,8 @@ def crossfit(
     finite group of order <= 64, else S = `num_samples` (default 4) draws per example. s.e.:
     the pair-matrix rule of `fold_statistics`, which includes the fits' noise.
     """
-    n = check_data(x, y, symmetry, min_n=6)
-    regressor = check_regressor(MLPRegressor() if regressor is None else regressor)
-    folds = _folds.check_folds(folds, n)
-    k_fold, k_fit, k_g = jax.random.split(key, 3)
-    fold = _folds.assign_folds(k_fold, n, folds)
-    reason = _folds.too_small_reason(regressor, x, fold)
-    predictors = _folds.fit_folds(regressor, x, y, fold, k_fit)
+    check_data(x, y, symmetry, min_n=6)
+    fold, reason, predictors, k_g = fold_fits(x, y, key=key, regressor=regressor, folds=folds)
     predict = _stacked(predictors, Layout.of_batch(y))
     stats = fold_statistics(
         predict, x, y, fold, k_g, symmetry=symmetry, num_samples=num_samples,
