@@ -2,8 +2,9 @@
 
 On the main job's synthetic tasks at its quick sizes (N = 512, the task's MLP, full-batch Adam),
 per task and seed; every piece is run twice and both wall times are recorded: "cold" (its first
-call, compilation included, what a user pays once) and "warm" (the second call, the compiled
-program reused: the run cost). The ratios are of warm times; cold ones are in "seconds_cold".
+call in this process, compilation included, what a user pays once; for a later seed of the same
+task the programs may already be compiled) and "warm" (the second call, the compiled program
+reused: the run cost). The ratios are of warm times; cold ones are in "seconds_cold".
 
 - plain: one unregularized training of the final model (plain Adam steps, no penalty);
 - calibrate: `symreg.flax.calibrate` (4 fold models of N/4 in one vmapped call + statistics);

@@ -62,13 +62,22 @@ class VariablesApply:
         return self.model.apply(variables["params"], x)
 
 
+@functools.cache
 def optimizer(learning_rate: float, steps: int) -> optax.GradientTransformation:
-    """Full-batch Adam with a cosine decay to 5% of `learning_rate` over `steps`."""
+    """Full-batch Adam with a cosine decay to 5% of `learning_rate` over `steps`.
+
+    One object per setting (cached): states built with it share compiled programs (the
+    optimizer is static in a train state and in `calibrate`'s fold program).
+    """
     return optax.adam(optax.cosine_decay_schedule(learning_rate, steps, alpha=0.05))
 
 
+@functools.cache
 def controller(step_size: float) -> tuning.WeightController:
-    """Log-space dual ascent (η_β = `step_size`); NaN-target runs keep a constant weight."""
+    """Log-space dual ascent (η_β = `step_size`); NaN-target runs keep a constant weight.
+
+    One object per step size (cached), for the same reason as `optimizer`.
+    """
     return tuning.dual_ascent(
         1.0, step_size=step_size, max_weight=DUAL_MAX_WEIGHT, init_weight=1.0, log_space=True
     )
