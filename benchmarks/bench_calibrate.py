@@ -32,6 +32,7 @@ from _harness import block, emit, environment, log, parser
 
 from symreg.experiments import QUICK
 from symreg.experiments.synthetic import cloud2d_task, cloud3d_task, sets_task
+from symreg.experiments.tradeoff import validation_search
 from symreg.experiments.training import (
     VariablesApply,
     controller,
@@ -43,7 +44,6 @@ from symreg.experiments.training import (
 from symreg.flax import SymmetryTrainState, calibrate, make_train_step
 
 TASKS = {"sets": sets_task, "cloud2d": cloud2d_task, "cloud3d": cloud3d_task}
-VALIDATION_SHARE = 0.2
 
 
 def _timed(fn):
@@ -94,13 +94,8 @@ def _weighted(base, step, weights, x, y, config):
 
 
 def validation_grid(step, model, base, x, y, config, key):
-    n = y.shape[0]
-    perm = jax.random.permutation(key, n)
-    n_val = int(round(VALIDATION_SHARE * n))
-    fit, val = perm[n_val:], perm[:n_val]
-    params = _weighted(base, step, np.asarray(config.grid), x[fit], y[fit], config)
-    errors = jax.vmap(lambda p: squared_error(model.apply(p, x[val]), y[val]))(params)
-    beta = float(np.asarray(config.grid)[int(jnp.argmin(errors))])
+    """The user's alternative: `validation_search`, then the picked β trained on all the data."""
+    beta = validation_search(step, model, base, x, y, grid=config.grid, steps=config.steps, key=key)
     return jax.tree.map(lambda a: a[0], _weighted(base, step, [beta], x, y, config))
 
 

@@ -114,20 +114,61 @@ def calibrate_one(ctx: _Context, d: int) -> Calibration:
     )  # fmt: skip
 
 
-def validation_pick(ctx: _Context, d: int) -> float:
-    """Grid search on a validation split: train the grid on 80%, pick β on the other 20%."""
-    x, y = ctx.data_set(d)
-    n = y.shape[0]
-    perm = jax.random.permutation(jax.random.fold_in(ctx.key, 300 + d), n)
+def validation_search(step, model, base, x, y, *, grid, steps: int, key) -> float:
+    """Grid search on a validation split, as a user would run it: every weight of `grid`
+    trained from `base` on 80% of (x, y) (one vmapped call of `step`), β picked by the squared
+    error on the other 20%.
+
+    Args:
+      step: a step of `symreg.flax.make_train_step` (the same object reuses the compiled run).
+      model: the model, with `model.apply(params, x)`.
+      base: the fresh `SymmetryTrainState` every run starts from.
+      x: training inputs, leading axis N.
+      y: training targets, leading axis N.
+      grid: the weights β.
+      steps: training steps per run.
+      key: PRNG key of the split.
+
+    Returns:
+      The picked β, a float from `grid`.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> import symreg
+      >>> from symreg.actions import Vector
+      >>> from symreg.groups import SO2
+      >>> from symreg.experiments.models import MLP
+      >>> from symreg.experiments.training import VariablesApply, controller, squared_error
+      >>> from symreg.experiments.tradeoff import validation_search
+      >>> from symreg.flax import SymmetryTrainState, make_train_step
+      >>> mlp, x = MLP(hidden=(4,)), jax.random.normal(jax.random.key(0), (20, 2))
+      >>> base = SymmetryTrainState.create(apply_fn=VariablesApply(mlp),
+      ...     params=mlp.init(jax.random.key(1), x), tx=optax.adam(1e-2),
+      ...     tuner=controller(0.05), key=jax.random.key(2))
+      >>> step = make_train_step(squared_error, symmetry=symreg.Symmetry(SO2(), Vector()))
+      >>> validation_search(step, mlp, base, x, x[:, 0], grid=(0.0, 1.0), steps=5,
+      ...                   key=jax.random.key(3)) in (0.0, 1.0)
+      True
+    """
+    n = jax.tree.leaves(y)[0].shape[0]
+    perm = jax.random.permutation(key, n)
     n_val = int(round(VALIDATION_SHARE * n))
-    fit, val = perm[n_val:], perm[:n_val]
-    grid = np.asarray(ctx.config.grid)
-    states = run_states(ctx.base_state(d), grid, np.full(len(grid), np.nan))
     take = lambda idx: jax.tree.map(lambda a: a[idx], (x, y))
-    states, _ = train(ctx.step, ctx.config.steps, states, *take(fit))
-    xv, yv = take(val)
-    errors = jax.vmap(lambda p: squared_error(ctx.model.apply(p, xv), yv))(states.params)
+    grid = np.asarray(grid)
+    states = run_states(base, grid, np.full(len(grid), np.nan))
+    states, _ = train(step, steps, states, *take(perm[n_val:]))
+    xv, yv = take(perm[:n_val])
+    errors = jax.vmap(lambda p: squared_error(model.apply(p, xv), yv))(states.params)
     return float(grid[int(jnp.argmin(errors))])
+
+
+def validation_pick(ctx: _Context, d: int) -> float:
+    """`validation_search` on data set d with the task's model, grid and steps."""
+    x, y = ctx.data_set(d)
+    return validation_search(
+        ctx.step, ctx.model, ctx.base_state(d), x, y, grid=ctx.config.grid,
+        steps=ctx.config.steps, key=jax.random.fold_in(ctx.key, 300 + d),
+    )  # fmt: skip
 
 
 def run_weights(ctx: _Context, cal: Calibration, beta_val: float):
