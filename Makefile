@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/python -m ruff check --fix symreg tests benchmarks
 
 bench: $(STAMP)
-	$(BIN)/symreg bench
+	$(BIN)/python benchmarks/run_all.py
 
 soak: $(STAMP)
 	cd benchmarks && ../$(BIN)/python soak.py

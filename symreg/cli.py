@@ -1,4 +1,7 @@
-"""The `symreg` command line: demo, bench, tradeoff (the main job) and estimate.
+"""The `symreg` command line: demo, tradeoff (the main job) and estimate.
+
+The benchmarks are not a subcommand: they live next to the package, not in it, and run as
+`python benchmarks/run_all.py` (`make bench`).
 
 Building the parser imports nothing heavy (no JAX): `symreg --help` and every subcommand's
 `--help` answer at once; a subcommand imports what it needs when it runs.
@@ -7,9 +10,7 @@ Building the parser imports nothing heavy (no JAX): `symreg --help` and every su
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-from pathlib import Path
 
 #: Methods of `symreg estimate` ("oracle" needs f* in Python).
 ESTIMATE_METHODS = ("crossfit", "riskgap", "pairing", "mmd")
@@ -29,19 +30,6 @@ def _demo(args) -> int:
     print("Equivariance error ED_2 = E_g E_x ||f(g x) - g f(x)||^2 (16 group samples per example)")
     print(demo.format_table(demo.run(seed=args.seed)))
     return 0
-
-
-def _bench(args) -> int:
-    runner = Path(__file__).resolve().parent.parent / "benchmarks" / "run_all.py"
-    if not runner.is_file():
-        print(
-            f"symreg bench: no benchmarks/run_all.py next to the package ({runner})",
-            file=sys.stderr,
-        )
-        return 2
-    cmd = [sys.executable, str(runner)] + (["--quick"] if args.quick else [])
-    cmd += (["--only", args.only] if args.only else []) + (["--out", args.out] if args.out else [])
-    return subprocess.call(cmd, cwd=runner.parent)
 
 
 def _run_tradeoff(args) -> int:
@@ -104,22 +92,6 @@ def _add_demo(sub) -> None:
     )
     d.add_argument("--seed", type=int, default=0, help="PRNG seed")
     d.set_defaults(func=_demo)
-
-
-def _add_bench(sub) -> None:
-    b = _subparser(
-        sub,
-        "bench",
-        help="run the benchmarks in benchmarks/: JSON lines, plots and RESULTS.md in one folder",
-        description=(
-            "Runs benchmarks/run_all.py from a source checkout: every bench_*.py prints one JSON "
-            "object per configuration; the lines, plots and a RESULTS.md go to one folder."
-        ),
-    )
-    b.add_argument("--quick", action="store_true", help="short configurations")
-    b.add_argument("--only", help="run only benchmarks/bench_<ONLY>.py (default: all)")
-    b.add_argument("--out", help="output folder (default: benchmarks/out/<date>/)")
-    b.set_defaults(func=_bench)
 
 
 def _add_tradeoff(sub) -> None:
@@ -207,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_add_demo, _add_bench, _add_tradeoff, _add_estimate):
+    for add in (_add_demo, _add_tradeoff, _add_estimate):
         add(sub)
     return p
 

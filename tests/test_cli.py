@@ -15,7 +15,7 @@ import pytest
 
 from symreg import cli
 
-SUBCOMMANDS = ("demo", "bench", "tradeoff", "estimate")
+SUBCOMMANDS = ("demo", "tradeoff", "estimate")
 
 
 def run(capsys, *argv):
@@ -39,6 +39,12 @@ def test_top_level_help_lists_every_subcommand(capsys):
 def test_subcommand_help(capsys, name):
     code, out, _ = run(capsys, name, "--help")
     assert code == 0 and f"usage: symreg {name}" in out
+
+
+def test_the_benchmarks_are_not_a_subcommand(capsys):
+    """They live next to the package, not in it: `make bench` runs benchmarks/run_all.py."""
+    code, _, err = run(capsys, "bench")
+    assert code == 2 and "invalid choice: 'bench'" in err
 
 
 def test_tradeoff_help_names_its_options(capsys):

@@ -73,7 +73,7 @@ def test_the_command_line_parser_imports_no_jax():
         "import sys\n"
         "from symreg import cli\n"
         "for argv in (['demo'], ['tradeoff'], ['estimate', 'f.npz', '--group', 'SO2',"
-        " '--act-in', 'vector'], ['bench']):\n"
+        " '--act-in', 'vector']):\n"
         "    cli.build_parser().parse_args(argv)\n"
         "assert 'jax' not in sys.modules, 'jax imported'\n"
     )
