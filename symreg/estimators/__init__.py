@@ -3,7 +3,7 @@
 from symreg.estimators._api import METHODS, estimate_data_error
 from symreg.estimators._estimate import Estimate
 from symreg.estimators._foldstats import FoldStatistics, fold_statistics
-from symreg.estimators._mlp import MLPRegressor
+from symreg.estimators._mlp import MLP, MLPRegressor
 from symreg.estimators._mmd import default_bandwidth
 from symreg.estimators._regressor import LinearRegressor, Regressor
 
@@ -12,6 +12,7 @@ __all__ = [
     "Estimate",
     "FoldStatistics",
     "LinearRegressor",
+    "MLP",
     "MLPRegressor",
     "Regressor",
     "default_bandwidth",

@@ -1,9 +1,11 @@
-"""`MLPRegressor`: a small MLP trained by full-batch Adam with optax (layer 4)."""
+"""`MLP`, the one multilayer perceptron of symreg, and `MLPRegressor`, which fits it by full-batch
+Adam with optax (layer 4)."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, final
 
@@ -18,20 +20,78 @@ from symreg.estimators._regressor import Fitted, standardizer
 _ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu, "gelu": jax.nn.gelu, "silu": jax.nn.silu}
 
 
-def _init(key: jax.Array, sizes: tuple[int, ...]) -> list[tuple[jax.Array, jax.Array]]:
-    keys = jax.random.split(key, len(sizes) - 1)
-    return [
-        (jax.random.normal(k, (m, n), jnp.float32) / jnp.sqrt(m), jnp.zeros((n,), jnp.float32))
-        for k, m, n in zip(keys, sizes[:-1], sizes[1:], strict=True)
-    ]
+@final
+@dataclasses.dataclass(frozen=True)
+class MLP:
+    """A multilayer perceptron on flattened inputs: f(x) = W_L σ(… σ(W_1 vec(x) + b_1) …) + b_L.
+
+    The one MLP of symreg: `MLPRegressor` fits it, and the main job trains it as the model
+    whose equivariance error it measures and regularizes (it is deliberately *not*
+    equivariant). The instance is frozen and hashable, and calling it is `apply`: pass the
+    instance itself as `apply_fn`, so that equal architectures share compiled kernels (a
+    bound method `mlp.apply` hashes by the instance's identity, so each new instance would
+    recompile). Inputs are pytrees whose leaves are flattened per example and concatenated, so
+    tuples of arrays work too.
+
+    Args:
+      hidden: widths of the hidden layers.
+      out_shape: the shape of one output (e.g. () for a scalar, (4,) for "0e + 1o").
+      activation: "tanh", "gelu", "silu" or "relu".
+
+    Raises:
+      ValueError: a non-positive width or an unknown activation.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from symreg.estimators import MLP
+      >>> mlp = MLP(hidden=(8,), out_shape=())
+      >>> params = mlp.init(jax.random.key(0), jnp.ones((5, 3)))
+      >>> mlp(params, jnp.ones((5, 3))).shape
+      (5,)
+    """
+
+    hidden: tuple[int, ...] = (32, 32)
+    out_shape: tuple[int, ...] = ()
+    activation: str = "tanh"
+
+    def __post_init__(self):
+        object.__setattr__(
+            self, "hidden", tuple(_validation.positive_int(h, "hidden") for h in self.hidden)
+        )
+        object.__setattr__(self, "out_shape", tuple(int(s) for s in self.out_shape))
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}"
+            )
+
+    def init(self, key: jax.Array, x: Any) -> list[tuple[jax.Array, jax.Array]]:
+        """Parameters for inputs like the batch `x` (leading axis B): LeCun-normal weights."""
+        d_in = _flatten(x).shape[-1]
+        sizes = (d_in, *self.hidden, math.prod(self.out_shape))
+        keys = jax.random.split(key, len(sizes) - 1)
+        return [
+            (jax.random.normal(k, (m, n), jnp.float32) / math.sqrt(m), jnp.zeros((n,), jnp.float32))
+            for k, m, n in zip(keys, sizes[:-1], sizes[1:], strict=True)
+        ]
+
+    def __call__(self, params: list, x: Any) -> jax.Array:
+        """Same as `apply`."""
+        return self.apply(params, x)
+
+    def apply(self, params: list, x: Any) -> jax.Array:
+        """f(x) on a batch: inputs with leading axis B → outputs of shape (B, *out_shape)."""
+        z = _flatten(x)
+        act = _ACTIVATIONS[self.activation]
+        for w, b in params[:-1]:
+            z = act(z @ w + b)
+        w, b = params[-1]
+        out = z @ w + b
+        return out.reshape(out.shape[:-1] + self.out_shape)
 
 
-def _forward(config: MLPRegressor, layers: list, z: jax.Array) -> jax.Array:
-    act = _ACTIVATIONS[config.activation]
-    for w, b in layers[:-1]:
-        z = act(z @ w + b)
-    w, b = layers[-1]
-    return z @ w + b
+def _flatten(x: Any) -> jax.Array:
+    leaves = jax.tree.leaves(x)
+    return jnp.concatenate([a.reshape(a.shape[0], -1) for a in leaves], axis=-1)
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -39,10 +99,11 @@ def _mlp_fit(config: MLPRegressor, xf: jax.Array, yf: jax.Array, key: jax.Array)
     x_mean, x_scale = standardizer(xf)
     y_mean, y_scale = standardizer(yf)
     zx, zy = (xf - x_mean) / x_scale, (yf - y_mean) / y_scale
-    layers = _init(key, (xf.shape[-1], *config.hidden, yf.shape[-1]))
+    mlp = config.network(yf.shape[-1])
+    layers = mlp.init(key, zx)
     schedule = optax.cosine_decay_schedule(config.learning_rate, config.steps)
     opt = optax.adamw(schedule, weight_decay=config.weight_decay)
-    loss = lambda p: jnp.mean(jnp.square(_forward(config, p, zx) - zy))
+    loss = lambda p: jnp.mean(jnp.square(mlp(p, zx) - zy))
 
     def step(_, carry):
         p, state = carry
@@ -57,7 +118,7 @@ def _mlp_fit(config: MLPRegressor, xf: jax.Array, yf: jax.Array, key: jax.Array)
 @functools.partial(jax.jit, static_argnums=0)
 def _mlp_apply(config: MLPRegressor, params: Any, xf: jax.Array) -> jax.Array:
     (x_mean, x_scale), (y_mean, y_scale) = params["x"], params["y"]
-    out = _forward(config, params["layers"], (xf - x_mean) / x_scale)
+    out = config.network(params["y"][0].shape[-1])(params["layers"], (xf - x_mean) / x_scale)
     return out * y_scale + y_mean
 
 
@@ -108,6 +169,10 @@ class MLPRegressor:
             raise ValueError(
                 f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}"
             )
+
+    def network(self, outputs: int) -> MLP:
+        """The `MLP` it fits, with `outputs` outputs (one per flattened output entry)."""
+        return MLP(hidden=self.hidden, out_shape=(outputs,), activation=self.activation)
 
     def fit(self, x: Any, y: Any, key: jax.Array) -> Callable[[Any], Any]:
         """Trains from an initialization drawn with `key`; returns the batch predictor."""

@@ -9,6 +9,5 @@ point clouds) and `symreg.experiments.digits` (C4 on scikit-learn's digits).
 
 from symreg.experiments.config import FULL, QUICK, TradeoffConfig
 from symreg.experiments.job import TASKS, parse_tasks
-from symreg.experiments.models import MLP
 
-__all__ = ["FULL", "MLP", "QUICK", "TASKS", "TradeoffConfig", "parse_tasks"]
+__all__ = ["FULL", "QUICK", "TASKS", "TradeoffConfig", "parse_tasks"]

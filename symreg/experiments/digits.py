@@ -31,8 +31,7 @@ import numpy as np
 
 import symreg
 from symreg.actions import Image
-from symreg.estimators import MLPRegressor
-from symreg.experiments.models import MLP
+from symreg.estimators import MLP, MLPRegressor
 from symreg.experiments.tasks import Sizes, Split
 from symreg.groups import Cyclic
 

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 import symreg
 from symreg.actions import AbstractAction, PointCloud
-from symreg.experiments.models import MLP
+from symreg.estimators import MLP
 from symreg.experiments.tasks import NormalInputs, SyntheticTask
 from symreg.groups import O3, AbstractMatrixRepresentation
 from symreg.nn import ResidualPathway
@@ -176,7 +176,7 @@ class Pathway:
 
     Args:
       equivariant: the exactly equivariant path (`EquivariantInertia`).
-      free: the free path (an `symreg.experiments.models.MLP` with out_shape (3, 3)).
+      free: the free path (an `symreg.estimators.MLP` with out_shape (3, 3)).
 
     Examples:
       >>> import jax
@@ -218,7 +218,7 @@ def _init_free(free: MLP, key: jax.Array) -> Any:
 @final
 @dataclasses.dataclass(frozen=True)
 class PlainMLP:
-    """The `symreg.experiments.models.MLP` on flattened positions → (3, 3), with `init(key)`.
+    """The `symreg.estimators.MLP` on flattened positions → (3, 3), with `init(key)`.
 
     Examples:
       >>> import jax

@@ -19,8 +19,7 @@ import jax
 import jax.numpy as jnp
 
 import symreg
-from symreg.estimators import MLPRegressor, estimate_data_error
-from symreg.experiments.models import MLP
+from symreg.estimators import MLP, MLPRegressor, estimate_data_error
 
 
 @dataclasses.dataclass(frozen=True)

@@ -137,7 +137,7 @@ def validation_search(step, model, base, x, y, *, grid, steps: int, key) -> floa
       >>> import symreg
       >>> from symreg.actions import Vector
       >>> from symreg.groups import SO2
-      >>> from symreg.experiments.models import MLP
+      >>> from symreg.estimators import MLP
       >>> from symreg.experiments.training import VariablesApply, controller, squared_error
       >>> from symreg.experiments.tradeoff import validation_search
       >>> from symreg.flax import SymmetryTrainState, make_train_step

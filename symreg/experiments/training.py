@@ -47,7 +47,7 @@ class VariablesApply:
 
     Examples:
       >>> import jax, jax.numpy as jnp
-      >>> from symreg.experiments.models import MLP
+      >>> from symreg.estimators import MLP
       >>> from symreg.experiments.training import VariablesApply
       >>> mlp = MLP(hidden=(4,))
       >>> p = mlp.init(jax.random.key(0), jnp.ones((1, 3)))
@@ -89,7 +89,7 @@ def run_states(base: SymmetryTrainState, weights: Any, targets: Any) -> Symmetry
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
-      >>> from symreg.experiments.models import MLP
+      >>> from symreg.estimators import MLP
       >>> from symreg.experiments.training import VariablesApply, controller, run_states
       >>> from symreg.flax import SymmetryTrainState
       >>> mlp = MLP(hidden=(4,))
