@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import numpy as np
@@ -9,6 +11,9 @@ import pytest
 
 from symreg.experiments import job, results
 from symreg.experiments.config import FULL, QUICK, TradeoffConfig
+from symreg.experiments.inertia_task import inertia_task
+from symreg.experiments.results import ModelResult, TaskResult, Tuning
+from symreg.experiments.tasks import Task
 from symreg.experiments.tradeoff import run_weights
 
 TINY = TradeoffConfig(
@@ -47,13 +52,15 @@ def tiny_run(tmp_path_factory, fast_compile):
     """Two tasks (O(3) with irreps outputs and a sampled Q; digits with classes and exact Q),
     one data set each; compilation dominates, so XLA optimizations are off."""
     out = tmp_path_factory.mktemp("tradeoff")
-    code = job.main(["cloud3d", "digits"], seed=1, out=out, progress=False, config=TINY)
-    return code, out
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = job.main(["cloud3d", "digits"], seed=1, out=out, progress=False, config=TINY)
+    return code, out, printed.getvalue()
 
 
 @pytest.mark.slow
 def test_job_writes_json_png_and_a_table(tiny_run):
-    code, out = tiny_run
+    code, out, _ = tiny_run
     assert code == 0
     png = (out / "tradeoff.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
@@ -91,7 +98,7 @@ def test_json_schema_of_every_task(tiny_run):
     assert all("accuracy" in m for m in digits["models"])
     assert cloud["accuracy"] is None and set(digits["accuracy"]) >= {"tuned", "grid_best"}
     assert digits["n_test"] == 4 * (1797 - TINY.digits_n_train)
-    table = results.format_table(doc["tasks"])
+    table = tiny_run[2]  # the printed table names every model of the JSON
     for task in doc["tasks"]:
         assert f"== {task['task']}: " in table
         assert all(m["name"] in table for m in task["models"])
@@ -100,56 +107,73 @@ def test_json_schema_of_every_task(tiny_run):
 def test_table_lists_every_model_and_the_summary():
     result = _fake_result()
     table = results.format_table([result])
-    for m in result["models"]:
-        assert m["name"] in table
+    for m in result.models:
+        assert m.name in table
     assert "η̂ = 0.1 ± 0.02" in table
     assert "tuned β̂ = 0.5 vs grid best β = 1" in table
-    assert table.splitlines()[-1].split() == ["toy", "1.05", "1", "1.040", "1.000", "yes"]
+    assert table.splitlines()[-1].split() == ["toy", "1.04", "1", "1.040", "1.000", "yes"]
 
 
 def test_summary_judges_excess_risk_not_test_error():
-    """Pass/fail reads the excess ratio: a test-error ratio of 1.02 diluted by σ² fails when
-    the excess ratio is 1.2, and a wrong (test-error) reading would pass it."""
-    result = dict(_fake_result(), tuned_over_grid_best=1.02, tuned_over_grid_best_excess=1.2)
+    """Pass/fail reads the excess ratio: a test-error ratio of 1.02 diluted by σ² = 0.9 fails
+    when the excess ratio is 1.2, and a wrong (test-error) reading would pass it."""
+    result = _fake_result(tuned_test=1.02, offset=0.9)
+    assert result.tuned_over_grid_best == pytest.approx(1.02)
+    assert result.tuned_over_grid_best_excess == pytest.approx(1.2)
     assert results.summary([result])[0]["within_tolerance"] is False
     assert "NO" in results.format_table([result]).splitlines()[-1]
 
 
 def test_summary_judges_classification_by_accuracy():
-    acc = {"tuned": 0.915, "grid_best": 0.92, "validation": 0.92}
-    result = dict(_fake_result(), tuned_over_grid_best_excess=None, accuracy=acc)
+    result = _fake_result(accuracy={"tuned": 0.915, "grid": 0.92, "validation": 0.92})
     assert results.summary([result])[0]["within_tolerance"] is True  # 0.5 points below
-    worse = dict(result, accuracy=dict(acc, tuned=0.91))
+    worse = _fake_result(accuracy={"tuned": 0.91, "grid": 0.92, "validation": 0.92})
     assert results.summary([worse])[0]["within_tolerance"] is False
 
 
-def _fake_result():
-    models = [
-        {
-            "name": "unregularized",
-            "kind": "unregularized",
-            "weight": 0.0,
-            "model_error": 0.5,
-            "test_error": 1.3,
-        },
-        {"name": "β=1", "kind": "grid", "weight": 1.0, "model_error": 0.05, "test_error": 1.0},
-        {
-            "name": "symmetrized Qf",
-            "kind": "symmetrized",
-            "weight": None,
-            "model_error": 0.0,
-            "test_error": 1.2,
-        },
-        {"name": "tuned", "kind": "tuned", "weight": 0.5, "model_error": 0.1, "test_error": 1.05},
-    ]
-    return {
-        "task": "toy", "title": "a toy", "eta_hat": 0.1, "eta_se": 0.02, "eta_method": "crossfit",
-        "eta_true": None, "seeds": 1, "n_train": 10, "variance_hat": 0.2, "target": 0.03,
-        "tuned_weight": 0.5, "grid_best_weight": 1.0, "tuned_test_error": 1.05,
-        "grid_best_test_error": 1.0, "tuned_over_grid_best": 1.05, "models": models,
-        "tuned_over_grid_best_excess": 1.04, "validation_over_grid_best_excess": 1.0,
-        "accuracy": None,
-    }  # fmt: skip
+def _fake_result(tuned_test=1.04, offset=0.0, accuracy=None) -> TaskResult:
+    """One data set: β = 1 is the grid, the validation pick is the grid's model."""
+    acc = accuracy or {}
+
+    def row(name, kind, weight, ed, test):
+        return ModelResult(name, kind, weight, ed, test, (test,), acc.get(kind))
+
+    models = (
+        row("unregularized", "unregularized", 0.0, 0.5, 1.3),
+        row("β=1", "grid", 1.0, 0.05, 1.0),
+        row("symmetrized Qf", "symmetrized", None, 0.0, 1.2),
+        row("tuned", "tuned", 0.5, 0.1, tuned_test),
+        row("dual ascent", "dual", 0.6, 0.08, 1.1),
+        row("validation grid", "validation", 1.0, 0.05, 1.0),
+    )
+    one = np.ones(1)
+    tuning = Tuning(0.5 * one, 0.03 * one, 0.2 * one, one, one, 0.6 * one, 0.08 * one, one)
+    return TaskResult(
+        task="toy", title="a toy", group="C4", breaking="", eta_seeds=((0.1, 0.02),),
+        eta_method="crossfit", eta_true=None, tuning=tuning, models=models, n_train=10,
+        n_test=10, test_offset=offset, time_s=0.0,
+    )  # fmt: skip
+
+
+def test_result_json_form_has_the_schema_keys():
+    doc = results.document([_fake_result()], TINY, seed=0)
+    task = doc["tasks"][0]
+    assert set(task) == TASK_KEYS, set(task) ^ TASK_KEYS
+    assert [m["kind"] for m in task["models"]][:2] == ["unregularized", "grid"]
+    assert task["tuned_over_grid_best"] == pytest.approx(1.04) and task["seeds"] == 1
+
+
+@pytest.mark.parametrize(
+    "task", [factory() for factory in job.TASKS.values()] + [inertia_task()], ids=lambda t: t.name
+)
+def test_every_task_implements_the_task_protocol(task):
+    assert isinstance(task, Task)
+    known = task.known_target()
+    assert (known is None) == (task.num_classes > 0)  # only real data has no known f*
+
+
+def test_the_protocol_rejects_what_is_not_a_task():
+    assert not isinstance(inertia_task().symmetry, Task)
 
 
 def test_run_layout_holds_every_weight_once():

@@ -201,7 +201,9 @@ POINTS = SyntheticTask(
 @pytest.fixture(scope="module")
 def nonlinear_runs():
     return {
-        eps: run_task(POINTS.with_eps(eps), NONLINEAR, jax.random.fold_in(jax.random.key(3), i))
+        eps: run_task(
+            POINTS.with_eps(eps), NONLINEAR, jax.random.fold_in(jax.random.key(3), i)
+        ).to_dict()
         for i, eps in enumerate(LEVELS)
     }
 

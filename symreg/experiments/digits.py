@@ -130,3 +130,7 @@ class DigitsTask:
     def oracle_eta(self, x: Any, key: jax.Array, num_samples: int) -> None:
         """Real data: f* is unknown, so there is no oracle η."""
         return None
+
+    def known_target(self) -> None:
+        """Real data: f* is unknown."""
+        return None

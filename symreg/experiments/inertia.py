@@ -32,7 +32,7 @@ import optax
 
 import symreg
 from symreg.experiments.inertia_task import inertia_task, make_model
-from symreg.experiments.tasks import Sizes
+from symreg.experiments.tasks import Sizes, Task
 from symreg.flax import SymmetryTrainState, calibrate, make_train_step
 
 #: The models compared, in table order, and the architecture each trains.
@@ -163,7 +163,7 @@ def train_and_score(model, params, split, symmetry, config: InertiaConfig, weigh
       >>> import jax
       >>> from symreg.experiments.inertia import InertiaConfig, train_and_score
       >>> from symreg.experiments.inertia_task import inertia_task, make_model
-      >>> from symreg.experiments.tasks import Sizes
+      >>> from symreg.experiments.tasks import Sizes, Task
       >>> task, cfg = inertia_task(), InertiaConfig(steps=3, hidden=(4,), n_test=8)
       >>> split = task.split(jax.random.key(0), Sizes(16, 8, (4,), 0))
       >>> model = make_model("equivariant", (4,))
@@ -181,7 +181,7 @@ def train_and_score(model, params, split, symmetry, config: InertiaConfig, weigh
     return float(excess), float(ed2)
 
 
-def run_seed(task, config: InertiaConfig, n: int, seed: int) -> list[dict[str, Any]]:
+def run_seed(task: Task, config: InertiaConfig, n: int, seed: int) -> list[dict[str, Any]]:
     """Trains and scores every model on one data set of N = n examples; one record per model.
 
     Models of one architecture start from the same initialization. Each record has: model, n,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import jax
 from tqdm import tqdm
@@ -14,10 +13,11 @@ from symreg.experiments import results
 from symreg.experiments.config import FULL, QUICK, TradeoffConfig
 from symreg.experiments.digits import DigitsTask
 from symreg.experiments.synthetic import cloud2d_task, cloud3d_task, sets_task
+from symreg.experiments.tasks import Task
 from symreg.experiments.tradeoff import run_task
 
 #: The default suite, in order: name → task factory.
-TASKS: dict[str, Callable[[], Any]] = {
+TASKS: dict[str, Callable[[], Task]] = {
     "sets": sets_task,
     "cloud2d": cloud2d_task,
     "cloud3d": cloud3d_task,
@@ -55,8 +55,8 @@ def run(
     config: TradeoffConfig = QUICK,
     seed: int = 0,
     progress: bool = True,
-) -> list[dict]:
-    """Runs the trade-off comparison on each task; returns one result dict per task.
+) -> list[results.TaskResult]:
+    """Runs the trade-off comparison on each task; returns one result per task.
 
     Args:
       tasks: task names (default: all of `TASKS`).
@@ -65,7 +65,8 @@ def run(
       progress: show a tqdm progress bar on stderr.
 
     Returns:
-      Result dicts (schema in `symreg.experiments.results`).
+      One `symreg.experiments.results.TaskResult` per task (JSON schema in
+      `symreg.experiments.results`).
     """
     names = parse_tasks(tasks)
     bar = tqdm(total=len(names) * len(_STAGES), file=sys.stderr, disable=not progress, unit="step")

@@ -1,6 +1,6 @@
 """The tasks of the main job: a data split per seed, a symmetry, a model and an estimator.
 
-A task draws a `Split` (training data, test inputs and what to compare predictions with) from a
+Every task implements the `Task` protocol; its model, the `Model` protocol. A task draws a `Split` (training data, test inputs and what to compare predictions with) from a
 key. Synthetic tasks know f*: y = f_sym(x) + ε·f_break(x) + σ·ξ with f_sym exactly equivariant
 and the knob ε scaling the symmetry-breaking term f_break, so η₂ = ε²·ED_2(f_break) is also
 computed by the oracle. Their test error is ‖f − f*‖² on fresh inputs plus σ², which is the
@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -49,6 +49,89 @@ class Split:
 jax.tree_util.register_dataclass(
     Split, data_fields=["x_train", "y_train", "x_test", "t_test", "test_offset"], meta_fields=[]
 )
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A model of the main job: a hashable `apply(params, x)` that draws its own parameters.
+
+    Pass the instance itself as `apply_fn` (equal models share compiled programs).
+    `symreg.estimators.MLP` is one.
+
+    Examples:
+      >>> from symreg.estimators import MLP
+      >>> from symreg.experiments.tasks import Model
+      >>> isinstance(MLP(hidden=(4,)), Model)
+      True
+    """
+
+    def init(self, key: jax.Array, x: Any) -> Any:
+        """Parameters for inputs like the batch `x` (leading axis B)."""
+        ...
+
+    def __call__(self, params: Any, x: Any) -> jax.Array:
+        """f(x) on a batch: inputs with leading axis B → outputs (B, ...)."""
+        ...
+
+
+@runtime_checkable
+class Task(Protocol):
+    """What the main job needs of a task (docs/architecture.md, Layers: layer 8).
+
+    Every task of `symreg tradeoff` (sets, cloud2d, cloud3d: `SyntheticTask`; digits:
+    `symreg.experiments.digits.DigitsTask`) and the inertia task implements it. The job draws
+    `splits`, estimates η₂ with `estimator_options`, trains `model` and scores it against
+    `known_target` where f* is known.
+
+    Attributes:
+      name: the short name used on the command line.
+      title: a one-line description.
+      symmetry: the `symreg.Symmetry` of the task.
+      breaking: how f* breaks the symmetry (for the report).
+      num_classes: the number of classes of a classification task (0: regression).
+
+    Examples:
+      >>> from symreg.experiments.digits import DigitsTask
+      >>> from symreg.experiments.synthetic import sets_task
+      >>> from symreg.experiments.tasks import Task
+      >>> isinstance(sets_task(), Task), isinstance(DigitsTask(), Task)
+      (True, True)
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def symmetry(self) -> symreg.Symmetry: ...
+
+    @property
+    def breaking(self) -> str: ...
+
+    @property
+    def num_classes(self) -> int: ...
+
+    def splits(self, keys: jax.Array, sizes: Sizes) -> Split:
+        """One `Split` per key, stacked on a leading axis D."""
+        ...
+
+    def model(self, sizes: Sizes) -> Model:
+        """The model the job trains and regularizes."""
+        ...
+
+    def estimator_options(self, sizes: Sizes) -> dict[str, Any]:
+        """Options of `symreg.estimators.estimate_data_error` for the task."""
+        ...
+
+    def oracle_eta(self, x: Any, key: jax.Array, num_samples: int) -> float | None:
+        """η₂ = ED_2(f*) on the inputs x when f* is known, else None."""
+        ...
+
+    def known_target(self) -> tuple[Callable[[Any, Any], jax.Array], float] | None:
+        """f* as (`apply_fn(params, x)`, params) when it is known (synthetic tasks), else None."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +191,15 @@ class SyntheticTask:
     def target_model(self) -> TargetModel:
         """f* as an `apply_fn(ε, x)` whose parameter is ε (one compilation for every ε)."""
         return TargetModel(self.f_sym, self.f_break)
+
+    @property
+    def num_classes(self) -> int:
+        """0: a regression task."""
+        return 0
+
+    def known_target(self) -> tuple[TargetModel, float]:
+        """f* = `target_model` with its parameter ε."""
+        return self.target_model, self.eps
 
     def with_eps(self, eps: float) -> SyntheticTask:
         """The same task with another symmetry-breaking level ε."""

@@ -30,7 +30,7 @@ import symreg
 from symreg.experiments import results
 from symreg.experiments.config import TradeoffConfig
 from symreg.experiments.evaluation import exact_measure, measure_all
-from symreg.experiments.tasks import Split
+from symreg.experiments.tasks import Model, Split, Task
 from symreg.experiments.training import (
     VariablesApply,
     controller,
@@ -49,9 +49,9 @@ VALIDATION_SHARE = 0.2
 class _Context:
     """What the steps of one task share."""
 
-    task: Any
+    task: Task
     config: TradeoffConfig
-    model: Any
+    model: Model
     data: Split
     p0: Any
     key: jax.Array
@@ -90,7 +90,7 @@ def _init(model, keys, x):
     return jax.vmap(model.init, in_axes=(0, None))(keys, x)
 
 
-def _context(task, config: TradeoffConfig, key: jax.Array) -> _Context:
+def _context(task: Task, config: TradeoffConfig, key: jax.Array) -> _Context:
     sizes = config.sizes(config.digits_n_train if task.name == "digits" else None)
     k_data, k_init, k_run = jax.random.split(key, 3)
     data = task.splits(jax.random.split(k_data, config.seeds), sizes)
@@ -121,7 +121,7 @@ def validation_search(step, model, base, x, y, *, grid, steps: int, key) -> floa
 
     Args:
       step: a step of `symreg.flax.make_train_step` (the same object reuses the compiled run).
-      model: the model, with `model.apply(params, x)`.
+      model: the model, a `symreg.experiments.tasks.Model` (`model(params, x)`).
       base: the fresh `SymmetryTrainState` every run starts from.
       x: training inputs, leading axis N.
       y: training targets, leading axis N.
@@ -158,7 +158,7 @@ def validation_search(step, model, base, x, y, *, grid, steps: int, key) -> floa
     states = run_states(base, grid, np.full(len(grid), np.nan))
     states, _ = train(step, steps, states, *take(perm[n_val:]))
     xv, yv = take(perm[:n_val])
-    errors = jax.vmap(lambda p: squared_error(model.apply(p, xv), yv))(states.params)
+    errors = jax.vmap(lambda p: squared_error(model(p, xv), yv))(states.params)
     return float(grid[int(jnp.argmin(errors))])
 
 
@@ -187,25 +187,27 @@ def train_one(ctx: _Context, d: int, cal: Calibration, beta_val: float):
     return states.params, tail
 
 
-def measure(ctx: _Context, params) -> dict[str, np.ndarray]:
-    """`measure_all` on the test set (offset added to test errors) as NumPy arrays."""
+def measure(ctx: _Context, params) -> results.Measurements:
+    """`measure_all` on the test set (offset added to test errors), as NumPy arrays."""
     exact = exact_measure(ctx.symmetry)
-    target_fn = getattr(ctx.task, "target_model", None)
-    eps = None if target_fn is None else jnp.full(ctx.shape[0], ctx.task.eps, jnp.float32)
+    known = ctx.task.known_target()
+    target_fn, eps = (None, None) if known is None else known
+    if eps is not None:
+        eps = jnp.full(ctx.shape[0], eps, jnp.float32)
     out = measure_all(
         ctx.model, params, ctx.data.x_test, ctx.data.t_test, jax.random.fold_in(ctx.key, 6),
         ctx.data.x_train, eps,
         symmetry=ctx.symmetry, num_samples=ctx.config.measure_samples,
         q_samples=None if exact else ctx.config.symmetrize_samples, target_fn=target_fn,
-        classes=bool(getattr(ctx.task, "num_classes", 0)),
+        classes=ctx.task.num_classes > 0,
     )  # fmt: skip
     out = {k: np.asarray(v) for k, v in out.items()}
-    out["grid"] = ctx.config.grid
-    out["q_samples"] = None if exact else ctx.config.symmetrize_samples
     offset = np.asarray(ctx.data.test_offset)
     out["test"] = out["test"] + offset[:, None]
     out["q_test"] = out["q_test"] + offset
-    return out
+    return results.Measurements(
+        **out, grid=ctx.config.grid, q_samples=None if exact else ctx.config.symmetrize_samples
+    )
 
 
 def _stack(trees: list) -> Any:
@@ -213,18 +215,22 @@ def _stack(trees: list) -> Any:
 
 
 def run_task(
-    task, config: TradeoffConfig, key: jax.Array, *, progress: Callable[[str], None] | None = None
-) -> dict:
-    """Runs the whole comparison for one task and returns its result dict.
+    task: Task,
+    config: TradeoffConfig,
+    key: jax.Array,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> results.TaskResult:
+    """Runs the whole comparison for one task and returns its result.
 
     Args:
-      task: a task (`SyntheticTask`, `DigitsTask`, or anything with their methods).
+      task: a task (`symreg.experiments.tasks.Task`: `SyntheticTask`, `DigitsTask`).
       config: a `TradeoffConfig`.
       key: PRNG key of everything random in the task (data, inits, groups, folds).
       progress: called with the name of each step as it starts.
 
     Returns:
-      The task's result dict (schema in `symreg.experiments.results`).
+      The task's `symreg.experiments.results.TaskResult`.
     """
     tell = progress or (lambda stage: None)
     start = time.perf_counter()
@@ -241,18 +247,16 @@ def run_task(
     metrics = measure(ctx, _stack([p for p, _ in trained]))
     tails = _stack([t for _, t in trained])
     g = len(config.grid)
-    tuned = {
-        "weight": np.asarray([c.weight for c in cals]),
-        "target": np.asarray([c.target for c in cals]),
-        "v_hat": np.asarray([float(c.variance.value) for c in cals]),
-        "noise_var": np.asarray([float(c.noise_var.value) for c in cals]),
-        "ed0_train": metrics["ed_train"][:, 0],
-        "validation_weight": np.asarray(picks),
-    }
-    extra = {
-        "dual_train_model_error": metrics["ed_train"][:, g + 2],
-        "dual_final_weight": np.asarray(tails["weight"][:, g + 2]),
-    }
+    tuned = results.Tuning(
+        weight=np.asarray([c.weight for c in cals]),
+        target=np.asarray([c.target for c in cals]),
+        v_hat=np.asarray([float(c.variance.value) for c in cals]),
+        noise_var=np.asarray([float(c.noise_var.value) for c in cals]),
+        validation_weight=np.asarray(picks),
+        dual_final_weight=np.asarray(tails["weight"][:, g + 2]),
+        dual_train_model_error=metrics.ed_train[:, g + 2],
+        ed0_train=metrics.ed_train[:, 0],
+    )
     seconds = time.perf_counter() - start
     estimates = [c.estimate for c in cals]
-    return results.task_result(task, estimates, tuned, metrics, extra, ctx.sizes(), seconds)
+    return results.task_result(task, estimates, tuned, metrics, ctx.sizes(), seconds)
