@@ -45,6 +45,8 @@ MODEL_KEYS = {"name", "kind", "weight", "model_error", "test_error", "test_error
 KINDS = (
     ["unregularized"] + ["grid"] * len(TINY.grid) + ["symmetrized", "tuned", "dual", "validation"]
 )
+#: cloud3d (O(3)) also has its exactly equivariant e3nn-jax model, after the sampled Qf.
+KINDS_WITH_EXACT = KINDS[: len(TINY.grid) + 2] + ["exact"] + KINDS[len(TINY.grid) + 2 :]
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,8 @@ def test_json_schema_of_every_task(tiny_run):
     for task in doc["tasks"]:
         assert set(task) == TASK_KEYS, set(task) ^ TASK_KEYS
         assert task["seeds"] == TINY.seeds and len(task["eta_seeds"]) == TINY.seeds
-        assert [m["kind"] for m in task["models"]] == KINDS
+        kinds = KINDS_WITH_EXACT if task["task"] == "cloud3d" else KINDS
+        assert [m["kind"] for m in task["models"]] == kinds
         for m in task["models"]:
             assert MODEL_KEYS <= set(m)
             assert m["model_error"] >= 0 and np.isfinite(m["test_error"])
@@ -89,10 +92,16 @@ def test_json_schema_of_every_task(tiny_run):
         assert task["tuned_over_grid_best"] == pytest.approx(task["tuned_test_error"] / best)
         assert task["tuned_weight"] > 0  # calibrated: not bound to the grid
         assert all(w in TINY.grid for w in task["per_seed"]["validation_weight"])
-        assert set(task["excess_seeds"]) == {"grid_best", *KINDS} - {"grid"}
+        assert set(task["excess_seeds"]) == {"grid_best", *kinds} - {"grid"}
         sym = next(m for m in task["models"] if m["kind"] == "symmetrized")
         assert sym["weight"] is None
     cloud, digits = doc["tasks"]
+    sampled, exact = (
+        next(m for m in cloud["models"] if m["kind"] == k) for k in KINDS_WITH_EXACT[-5:-3]
+    )
+    assert sampled["name"] == "sampled Qf (4 el.)" and sampled["model_error"] > 1e-6
+    assert exact["name"] == "exact (e3nn)" and exact["weight"] is None
+    assert exact["model_error"] < 1e-6 * cloud["models"][0]["model_error"]  # exact, not sampled
     assert cloud["eta_true"] > 0 and cloud["test_offset"] == pytest.approx(4 * 0.5**2)
     assert digits["eta_true"] is None and digits["test_offset"] == 0.0
     assert all("accuracy" in m for m in digits["models"])

@@ -94,6 +94,16 @@ def test_tradeoff_has_labelled_axes_title_and_legend_entries():
     assert any(t.startswith(r"data error $\hat\eta$ = 0.05 ± 0.01") for t in texts), texts
 
 
+def test_tradeoff_draws_the_exact_model_under_its_name():
+    result = make_result()
+    exact = {"name": "exact (e3nn)", "weight": None, "model_error": 1e-12, "test_error": 1.01}
+    result["models"].append({**exact, "kind": "exact"})
+    ax = sp.plot_tradeoff(result)
+    assert "exact (e3nn)" in legend_texts(ax)
+    marker = next(line for line in ax.lines if line.get_label() == "exact (e3nn)")
+    assert marker.get_marker() == sp.KINDS["exact"][0]
+
+
 def test_tradeoff_eta_line_and_band_at_eta_hat():
     eta, se = 0.037, 0.004
     ax = sp.plot_tradeoff(make_result(eta_hat=eta, eta_se=se))

@@ -3,8 +3,10 @@
 `symreg tradeoff` (`symreg.experiments.job`) runs, for each task, the data-error estimate, a
 grid of penalty weights, the auto-tuned weight, dual ascent and the symmetrized model
 (`symreg.experiments.tradeoff.run_task`), and writes the table, JSON and PNG
-(`symreg.experiments.results`). Tasks: `symreg.experiments.synthetic` (sets, planar and 3-D
-point clouds) and `symreg.experiments.digits` (C4 on scikit-learn's digits).
+(`symreg.experiments.results`, typed). Tasks implement `symreg.experiments.tasks.Task`:
+`symreg.experiments.synthetic` (sets, planar and 3-D point clouds, the latter two with an exactly
+equivariant model from `symreg.experiments.exact`) and `symreg.experiments.digits` (C4 on
+scikit-learn's digits).
 """
 
 from symreg.experiments.config import FULL, QUICK, TradeoffConfig

@@ -134,3 +134,7 @@ class DigitsTask:
     def known_target(self) -> None:
         """Real data: f* is unknown."""
         return None
+
+    def exact_model(self, sizes: Sizes) -> None:
+        """A finite group: the symmetrized model is already exact."""
+        return None

@@ -23,10 +23,12 @@ the task's D data sets):
   quantity), "dual_model_error" (on test inputs), "dual_final_weight".
 - "per_seed": lists over data sets of "tuned_weight", "target", "dual_train_model_error",
   "variance_hat", "validation_weight", "dual_final_weight".
-- "models": [{"name", "weight" (None for the symmetrized model), "model_error" (ED_2 on test
-  inputs), "test_error", "test_error_seeds", "kind": "grid" | "unregularized" |
-  "symmetrized" | "tuned" | "dual" | "validation"} (+ "accuracy" for classification tasks)] — the schema of
-  `symreg.plot.plot_tradeoff`.
+- "models": [{"name", "weight" (None for the symmetrized and the exact model), "model_error"
+  (ED_2 on test inputs), "test_error", "test_error_seeds", "kind": "grid" | "unregularized" |
+  "symmetrized" | "exact" | "tuned" | "dual" | "validation"} (+ "accuracy" for classification
+  tasks)] — the schema of `symreg.plot.plot_tradeoff`. The "exact" row (cloud2d, cloud3d) is
+  an exactly equivariant model trained like the others (`symreg.experiments.exact`); the
+  "symmetrized" row of a continuous group is a sampled Reynolds average, named so.
 - "n_train", "n_test", "seeds", "test_offset" (σ² added to ‖f − f*‖² for synthetic tasks),
   "time_s".
 """
@@ -67,6 +69,8 @@ class Measurements:
       grid: the grid's weights.
       q_samples: elements of the sampled Reynolds operator, or None (exact over the group).
       accuracy: (D, R) accuracies, or None (regression); q_accuracy: (D,) or None.
+      exact_test, exact_ed: (D,) test error and ED_2 of the task's exactly equivariant model
+        (continuous groups, `symreg.experiments.exact`), or None; exact_label: its row's name.
     """
 
     test: np.ndarray
@@ -79,6 +83,9 @@ class Measurements:
     q_samples: int | None = None
     accuracy: np.ndarray | None = None
     q_accuracy: np.ndarray | None = None
+    exact_test: np.ndarray | None = None
+    exact_ed: np.ndarray | None = None
+    exact_label: str = "exact model"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,8 +116,8 @@ class ModelResult:
 
     Attributes:
       name: the row's name.
-      kind: "grid", "unregularized", "symmetrized", "tuned", "dual" or "validation".
-      weight: β (None for the symmetrized model).
+      kind: "grid", "unregularized", "symmetrized", "exact", "tuned", "dual" or "validation".
+      weight: β (None for the symmetrized and the exact model).
       model_error: ED_2 on the test inputs.
       test_error: the test error.
       test_error_seeds: the test error per data set.
@@ -163,6 +170,9 @@ def _models(tuned: Tuning, metrics: Measurements) -> tuple[ModelResult, ...]:
     models.append(
         _model(_q_name(metrics), "symmetrized", None, metrics.q_test, metrics.q_ed, q_acc)
     )
+    if metrics.exact_test is not None:
+        exact = (metrics.exact_test, metrics.exact_ed)
+        models.append(_model(metrics.exact_label, "exact", None, *exact))
     models.append(
         _model("tuned", "tuned", _geo(tuned.weight), test[:, g + 1], ed[:, g + 1], col(g + 1))
     )
@@ -441,7 +451,7 @@ def _task_lines(r: TaskResult) -> list[str]:
     for m in r.models:
         acc = "" if m.accuracy is None else f"{m.accuracy:>9.3f}"
         rows.append(
-            f"   {m.name:<16}{m.kind:<15}{_fmt(m.weight, '.3g'):>10}"
+            f"   {m.name:<15} {m.kind:<15}{_fmt(m.weight, '.3g'):>10}"
             f"{m.model_error:>13.4g}{m.test_error:>12.5g}{acc}"
         )
     if r.accuracy is not None:

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 
 import symreg
 from symreg.actions import Irreps, Permutation, PointCloud
+from symreg.experiments.exact import E3nnCloud, PlanarInvariant
 from symreg.experiments.tasks import NormalInputs, SyntheticTask
 from symreg.groups import O3, SO2, Symmetric
 
@@ -71,7 +72,8 @@ def cloud2d_task(eps: float = 0.3, noise: float = 0.5) -> SyntheticTask:
     """SO(2)-invariant regression on planar clouds of 4 points, with an anisotropic term.
 
     f_sym depends on radii and pairwise distances; f_break = mean_i (x_i0² − x_i1²) +
-    ½ mean_i x_i0 (angular frequencies 2 and 1, so Q f_break = 0).
+    ½ mean_i x_i0 (angular frequencies 2 and 1, so Q f_break = 0). Its exactly invariant
+    model is `symreg.experiments.exact.PlanarInvariant`.
 
     Examples:
       >>> from symreg.experiments.synthetic import cloud2d_task
@@ -88,6 +90,7 @@ def cloud2d_task(eps: float = 0.3, noise: float = 0.5) -> SyntheticTask:
         eps=eps,
         noise=noise,
         breaking="ε·mean_i (x_i0² - x_i1² + ½ x_i0)",
+        exact=PlanarInvariant,
     )
 
 
@@ -112,7 +115,8 @@ def cloud3d_task(eps: float = 0.3, noise: float = 0.5) -> SyntheticTask:
     f_sym: an energy (0e) from pairwise distances and a dipole (1o) from e3nn-jax spherical
     harmonics of the points, both O(3)-equivariant. f_break: the field E = e_z adds a
     potential energy mean_i ⟨E, x_i⟩ and an induced dipole E/2, which break rotations and
-    parity. The output action is `Irreps("0e + 1o")` (Wigner-D of e3nn-jax).
+    parity. The output action is `Irreps("0e + 1o")` (Wigner-D of e3nn-jax). Its exactly
+    equivariant model is `symreg.experiments.exact.E3nnCloud`.
 
     Examples:
       >>> from symreg.experiments.synthetic import cloud3d_task
@@ -130,4 +134,5 @@ def cloud3d_task(eps: float = 0.3, noise: float = 0.5) -> SyntheticTask:
         noise=noise,
         out_shape=(4,),
         breaking="ε·(mean_i <E, x_i>, E/2), E = e_z",
+        exact=E3nnCloud,
     )

@@ -133,6 +133,11 @@ class Task(Protocol):
         """f* as (`apply_fn(params, x)`, params) when it is known (synthetic tasks), else None."""
         ...
 
+    def exact_model(self, sizes: Sizes) -> Model | None:
+        """An exactly equivariant model for a continuous group (trained next to the sampled
+        Reynolds average), or None."""
+        ...
+
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
@@ -169,6 +174,8 @@ class SyntheticTask:
       out_shape: the shape of one output.
       activation: the MLP's activation.
       breaking: how ε·f_break breaks the symmetry (for the report).
+      exact: builds the exactly equivariant model, `exact(hidden=..., activation=...)`, or
+        None (`symreg.experiments.exact`).
     """
 
     name: str
@@ -182,6 +189,7 @@ class SyntheticTask:
     out_shape: tuple[int, ...] = ()
     activation: str = "silu"
     breaking: str = ""
+    exact: Callable[..., Model] | None = None
 
     def target(self, x: Any) -> jax.Array:
         """f*(x) = f_sym(x) + ε·f_break(x) on a batch."""
@@ -196,6 +204,12 @@ class SyntheticTask:
     def num_classes(self) -> int:
         """0: a regression task."""
         return 0
+
+    def exact_model(self, sizes: Sizes) -> Model | None:
+        """`exact` with the MLP's hidden widths and activation, or None."""
+        if self.exact is None:
+            return None
+        return self.exact(hidden=sizes.hidden, activation=self.activation)
 
     def known_target(self) -> tuple[TargetModel, float]:
         """f* = `target_model` with its parameter ε."""

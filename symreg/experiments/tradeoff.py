@@ -29,8 +29,8 @@ import numpy as np
 import symreg
 from symreg.experiments import results
 from symreg.experiments.config import TradeoffConfig
-from symreg.experiments.evaluation import exact_measure, measure_all
-from symreg.experiments.tasks import Model, Split, Task
+from symreg.experiments.evaluation import exact_measure, measure_all, model_errors, test_errors
+from symreg.experiments.tasks import Model, Sizes, Split, Task
 from symreg.experiments.training import (
     VariablesApply,
     controller,
@@ -56,6 +56,7 @@ class _Context:
     p0: Any
     key: jax.Array
     step: Callable
+    task_sizes: Sizes
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -73,10 +74,12 @@ class _Context:
             "test_offset": float(np.mean(self.data.test_offset)),
         }
 
-    def base_state(self, d: int) -> SymmetryTrainState:
-        """Data set d's fresh state: its initialization, the optimizer and the controller."""
+    def base_state(self, d: int, model: Model | None = None, p0: Any = None) -> SymmetryTrainState:
+        """Data set d's fresh state: its initialization, the optimizer and the controller
+        (of the task's MLP, or of `model` from its initializations `p0`)."""
+        model, p0 = (self.model, self.p0) if model is None else (model, p0)
         return SymmetryTrainState.create(
-            apply_fn=VariablesApply(self.model), params=jax.tree.map(lambda a: a[d], self.p0),
+            apply_fn=VariablesApply(model), params=jax.tree.map(lambda a: a[d], p0),
             tx=optimizer(self.config.learning_rate, self.config.steps),
             tuner=controller(self.config.dual_step), key=jax.random.fold_in(self.key, 100 + d),
         )  # fmt: skip
@@ -101,7 +104,7 @@ def _context(task: Task, config: TradeoffConfig, key: jax.Array) -> _Context:
         squared_error, symmetry=task.symmetry, num_samples=config.penalty_samples,
         warmup_steps=max(int(config.warmup * config.steps), 1),
     )  # fmt: skip
-    return _Context(task, config, model, data, p0, k_run, step)
+    return _Context(task, config, model, data, p0, k_run, step, sizes)
 
 
 def calibrate_one(ctx: _Context, d: int) -> Calibration:
@@ -187,6 +190,29 @@ def train_one(ctx: _Context, d: int, cal: Calibration, beta_val: float):
     return states.params, tail
 
 
+def train_exact(ctx: _Context, model: Model) -> Any:
+    """The exactly equivariant `model` trained on every data set like the MLP's runs (same
+    optimizer, steps and step; β = 0, its ED_2 is 0): parameters with leading axes (D, 1)."""
+    x0 = jax.tree.map(lambda a: a[0], ctx.data.x_train)
+    keys = jax.random.split(jax.random.fold_in(ctx.key, 400), ctx.shape[0])
+    p0 = _init(model, keys, x0)
+    out = []
+    for d in range(ctx.shape[0]):
+        states = run_states(ctx.base_state(d, model, p0), [0.0], [np.nan])
+        out.append(train(ctx.step, ctx.config.steps, states, *ctx.data_set(d))[0].params)
+    return _stack(out)
+
+
+def measure_exact(ctx: _Context, model: Model, params: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Test error (offset added) and ED_2 on the test inputs of the exact model, each (D,)."""
+    test = test_errors(model, params, ctx.data.x_test, ctx.data.t_test)[:, 0]
+    ed = model_errors(
+        model, params, ctx.data.x_test, jax.random.fold_in(ctx.key, 7),
+        symmetry=ctx.symmetry, num_samples=ctx.config.measure_samples,
+    )[:, 0]  # fmt: skip
+    return np.asarray(test) + np.asarray(ctx.data.test_offset), np.asarray(ed)
+
+
 def measure(ctx: _Context, params) -> results.Measurements:
     """`measure_all` on the test set (offset added to test errors), as NumPy arrays."""
     exact = exact_measure(ctx.symmetry)
@@ -243,8 +269,18 @@ def run_task(
     picks = [validation_pick(ctx, d) for d in seeds]
     tell("train")
     trained = [train_one(ctx, d, cal, b) for d, cal, b in zip(seeds, cals, picks, strict=True)]
+    exact = task.exact_model(ctx.task_sizes)
+    exact_params = None if exact is None else train_exact(ctx, exact)
     tell("evaluate")
     metrics = measure(ctx, _stack([p for p, _ in trained]))
+    if exact is not None:
+        test, ed = measure_exact(ctx, exact, exact_params)
+        metrics = dataclasses.replace(
+            metrics,
+            exact_test=test,
+            exact_ed=ed,
+            exact_label=getattr(exact, "label", "exact model"),
+        )
     tails = _stack([t for _, t in trained])
     g = len(config.grid)
     tuned = results.Tuning(

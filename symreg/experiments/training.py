@@ -43,7 +43,8 @@ def squared_error(pred: jax.Array, y: jax.Array) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True)
 class VariablesApply:
-    """The job's MLP as a linen-style `apply_fn({"params": p}, x)` (hashable).
+    """A job model (`symreg.experiments.tasks.Model`) as a linen-style `apply_fn({"params": p}, x)`
+    (hashable).
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -59,7 +60,7 @@ class VariablesApply:
 
     def __call__(self, variables: Any, x: Any, **kwargs: Any) -> jax.Array:
         del kwargs  # rngs and mutable=False of a linen call: the MLP has neither
-        return self.model.apply(variables["params"], x)
+        return self.model(variables["params"], x)
 
 
 @functools.cache

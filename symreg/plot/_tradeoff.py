@@ -18,6 +18,7 @@ KINDS = {
     "grid": ("o", "C0", "weight grid"),
     "unregularized": ("s", "C3", "unregularized"),
     "symmetrized": ("D", "C2", "symmetrized Qf"),
+    "exact": ("X", "C7", "exactly equivariant"),
     "tuned": ("*", "C1", "tuned weight"),
     "dual": ("^", "C4", "dual ascent"),
     "validation": ("P", "C5", "validation grid"),
@@ -59,7 +60,7 @@ def validate_tradeoff(result: Any) -> dict[str, Any]:
     The schema: {"task": str, "eta_hat": float (η̂, the estimated data error; may be < 0),
     "eta_se": float (its s.e., >= 0, +inf for a flagged estimate), "models": [{"name": str,
     "weight": float | None, "model_error": float (ED₂ >= 0), "test_error": float, "kind":
-    "grid" | "unregularized" | "symmetrized" | "tuned" | "dual" | "validation"}, ...]}. Optional keys:
+    "grid" | "unregularized" | "symmetrized" | "exact" | "tuned" | "dual" | "validation"}, ...]}. Optional keys:
     "title" (str, the panel title; default the task) and "eta_true" (the true η₂ of a
     synthetic task, or None). Other keys are ignored. Numbers may be Python, NumPy or JAX
     scalars.
@@ -181,7 +182,7 @@ def plot_tradeoff(result: Mapping[str, Any], ax: Axes | None = None) -> Axes:
     (a line through the grid, each point labelled by β) falls as ED₂(f) decreases towards the
     data's error η₂ and rises again below it (approximation error ½(√η₂ − √ε)₊²); the best
     model sits at ED₂ ≤ η₂. The estimate η̂ is a dashed vertical line with a ±1 s.e. band;
-    the unregularized, symmetrized (ED₂ = 0), tuned and dual-ascent models are distinct
+    the unregularized, symmetrized (ED₂ = 0), exactly equivariant, tuned and dual-ascent models are distinct
     labelled markers; a known true η₂ (synthetic tasks) is a dotted line. The x-axis is logarithmic when the errors span two decades or more
     (symlog, linear near 0, when a model is exactly symmetric or η̂ <= 0).
 
