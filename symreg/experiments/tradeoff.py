@@ -12,6 +12,9 @@ For each of D data sets (seeds) of a task, as a user would with their own model:
 4. Test error and model equivariance error (on test inputs) of every run, and of the
    symmetrized unregularized model Q f̂₀ (`symreg.symmetrize`: all elements of a finite group,
    a stratified sample of a continuous one), in one compiled program.
+5. For a continuous group, the task's exactly equivariant model (`Task.exact_model`,
+   `symreg.experiments.exact`) trained with the same optimizer, steps and step at β = 0, and
+   its test error and ED_2: the exact counterpart of the sampled Q f̂₀.
 """
 
 from __future__ import annotations
