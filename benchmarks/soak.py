@@ -89,7 +89,10 @@ def evaluate(params, key):
     kx, kg = jax.random.split(key)
     x = jax.random.normal(kx, (4096, 2))
     apply = lambda p, xb: MLP().apply({"params": p}, xb)
-    errors = symreg.equivariance_error(apply, params, x, kg, symmetry=SYM, num_samples=16)
+    measure = jax.jit(
+        lambda p, x, k: symreg.equivariance_error(apply, p, x, k, symmetry=SYM, num_samples=16)
+    )
+    errors = measure(params, x, kg)
     per_example = errors.mean(0)
     return {
         "model_ed2": float(per_example.mean()),

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and readers
     from symreg import (
         actions,
+        debug,
         equivariance,
         estimators,
         groups,
@@ -44,6 +45,7 @@ __version__ = "0.1.0.dev0"
 
 _SUBPACKAGES = (
     "actions",
+    "debug",
     "equivariance",
     "estimators",
     "groups",
@@ -73,6 +75,7 @@ __all__ = [
     "Symmetry",
     "actions",
     "add_symmetry_penalty",
+    "debug",
     "equivariance",
     "equivariance_error",
     "estimate_data_error",

@@ -189,10 +189,10 @@ CASES = {
         V,
         r"metric must return a scalar for one pair of outputs",
     ),
-    "kernel-debug-not-a-bool": (
-        lambda: sampled(debug="yes"),
+    "debug-checked-not-callable": (
+        lambda: symreg.debug.checked("yes"),
         T,
-        r"debug must be a Python bool \(a static argument\), got 'yes'",
+        r"fn must be callable, got 'yes' of type str",
     ),
     "kernel-integer-key": (lambda: sampled(key=0), T, r"key must be a JAX PRNG key"),
     "symmetrize-output-does-not-fit": (
@@ -490,11 +490,6 @@ CASES = {
         lambda: make_train_step(mse, symmetry=C4)({"params": 1}, X4, X4),
         T,
         r"state must be a symreg.flax.SymmetryTrainState \(linen\) or NNXTrainState, got dict",
-    ),
-    "train-step-debug-not-a-bool": (
-        lambda: make_train_step(mse, symmetry=C4, debug=1),
-        T,
-        r"debug must be a Python bool",
     ),
     "train-step-unknown-method": (
         lambda: make_train_step(mse, symmetry=C4, method="exact"),

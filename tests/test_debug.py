@@ -1,4 +1,5 @@
-"""Debug mode (`debug=True`): planted NaNs are caught and named; debug=False adds nothing.
+"""Debug mode (`symreg.debug.checked`): planted NaNs are caught and named; without it nothing
+is traced.
 
 Each planted NaN has a known place: one group element of one example, one example of the
 clean batch, one generator, one training step. The checkify message must name it.
@@ -16,7 +17,9 @@ from flax import nnx
 from jax.experimental import checkify
 
 import symreg
+from symreg import _debug
 from symreg.actions import Regular, Vector
+from symreg.debug import checked
 from symreg.flax import NNXTrainState, SymmetryTrainState, make_train_step
 from symreg.groups import SO2, Cyclic
 from symreg.tuning import dual_ascent
@@ -38,63 +41,103 @@ def mse(pred, y):
     return jnp.mean((pred - y) ** 2)
 
 
+def exact(x):
+    return symreg.exact_equivariance_error(trap, None, x, symmetry=C4)
+
+
 def test_exact_kernel_names_the_element_and_example():
     with pytest.raises(ValueError, match=r"pair \(element 1, example 1\), group element 1 "):
-        symreg.exact_equivariance_error(trap, None, X_TRAP, symmetry=C4, debug=True)
+        checked(exact)(X_TRAP)
 
 
 def test_sampled_kernel_names_the_element_and_example():
     pattern = (
         r"equivariance error is not finite for the pair \(sample \d+, example 1\), group element 1 "
     )
+    sampled = lambda x, key: symreg.equivariance_error(
+        trap, None, x, key, symmetry=C4, num_samples=8
+    )
     with pytest.raises(checkify.JaxRuntimeError, match=pattern):
-        symreg.equivariance_error(
-            trap, None, X_TRAP, jax.random.key(0), symmetry=C4, num_samples=8, debug=True
-        )
+        checked(sampled)(X_TRAP, jax.random.key(0))
 
 
 def test_kernel_names_a_non_finite_clean_output():
     x = X_SAFE.at[2, 0].set(0.0)  # the untransformed example 2 itself gives NaN
     with pytest.raises(ValueError, match=r"apply_fn\(params, x\).* at example 2"):
-        symreg.exact_equivariance_error(trap, None, x, symmetry=C4, debug=True)
+        checked(exact)(x)
+
+
+def test_kernel_names_a_non_finite_input():
+    with pytest.raises(ValueError, match=r"^x is not finite at example 0"):
+        checked(exact)(X_SAFE.at[0, 3].set(jnp.nan))
 
 
 def test_lie_kernel_names_the_generator_and_example():
     sym = symreg.Symmetry(SO2(), Vector())
     x = jnp.array([[1.0, 2.0], [0.0, 1.0]])  # d/dt √x₀ is infinite at x₀ = 0
+    lie = lambda x: symreg.lie_derivative_error(
+        lambda p, x: jnp.sqrt(x[:, 0]), None, x, symmetry=sym
+    )
     with pytest.raises(ValueError, match=r"Lie derivative error .*\(generator 0, example 1\)"):
-        symreg.lie_derivative_error(
-            lambda p, x: jnp.sqrt(x[:, 0]), None, x, symmetry=sym, debug=True
-        )
+        checked(lie)(x)
 
 
 def test_penalty_names_the_element_and_example():
     pattern = (
         r"symmetry penalty is not finite for the pair \(sample \d+, example 1\), group element 1 "
     )
+    penalty = lambda x, key: symreg.symmetry_penalty(trap, None, x, key, symmetry=C4, num_samples=8)
     with pytest.raises(ValueError, match=pattern):
-        symreg.symmetry_penalty(
-            trap, None, X_TRAP, jax.random.key(0), symmetry=C4, num_samples=8, debug=True
-        )
+        checked(penalty)(X_TRAP, jax.random.key(0))
+
+
+def test_lie_penalty_names_the_generator_and_example():
+    sym = symreg.Symmetry(SO2(), Vector())
+    x = jnp.array([[1.0, 2.0], [0.0, 1.0]])
+    penalty = lambda x: symreg.symmetry_penalty(
+        lambda p, x: jnp.sqrt(x[:, 0]), None, x, None, symmetry=sym, method="lie"
+    )
+    pattern = (
+        r"symmetry penalty \(Lie derivative\) is not finite for the pair \(generator 0, example 1\)"
+    )
+    with pytest.raises(ValueError, match=pattern):
+        checked(penalty)(x)
 
 
 def test_regularized_loss_names_the_task_loss():
-    objective = symreg.regularized_loss(mse, trap, symmetry=C4, debug=True)
+    objective = symreg.regularized_loss(mse, trap, symmetry=C4)
     y = Y[:, 0].at[1].set(jnp.nan)
     with pytest.raises(ValueError, match=r"the task loss loss_fn\(f\(x\), y\) is not finite"):
-        objective(None, X_SAFE, y, jax.random.key(0), 1.0)  # eager: raises at once
-    err, _ = jax.jit(checkify.checkify(objective))(None, X_SAFE, y, jax.random.key(0), 1.0)
-    assert "the task loss" in err.get()  # under jit: the caller functionalizes
+        checked(objective)(None, X_SAFE, y, jax.random.key(0), 1.0)
 
 
 def test_checks_join_the_callers_trace():
-    def measure(x):
-        return symreg.exact_equivariance_error(trap, None, x, symmetry=C4, debug=True).mean()
-
+    measure = lambda x: checked(exact)(x).mean()
     err, _ = jax.jit(checkify.checkify(measure))(X_TRAP)
     assert "(element 1, example 1), group element 1" in err.get()
     err, value = jax.jit(checkify.checkify(measure))(X_SAFE)
     assert err.get() is None and float(value) == 0.0
+
+
+def test_the_flag_is_on_only_while_checked_traces():
+    seen = []
+
+    def probe(x):
+        seen.append(_debug.enabled())
+        return x
+
+    checked(probe)(X_SAFE)
+    jax.jit(probe)(X_SAFE)
+    assert seen == [True, False] and not _debug.enabled()
+
+
+def test_checked_returns_the_values_of_the_plain_call():
+    np.testing.assert_array_equal(np.asarray(checked(exact)(X_SAFE)), np.asarray(exact(X_SAFE)))
+
+
+def test_checked_rejects_a_non_callable():
+    with pytest.raises(TypeError, match="fn must be callable"):
+        checked("exact")
 
 
 class Ramp(nn.Module):
@@ -122,7 +165,7 @@ def climb() -> optax.GradientTransformation:
 
 @pytest.fixture(scope="module")
 def ramp_step():
-    return make_train_step(mse, symmetry=C4, num_samples=8, debug=True)
+    return checked(make_train_step(mse, symmetry=C4, num_samples=8))
 
 
 def ramp_state(v=1.0):
@@ -162,7 +205,7 @@ def test_train_step_names_a_non_finite_gradient(ramp_step):
 def test_nnx_train_step_names_the_step_of_nan_inputs():
     model = nnx.Linear(4, 1, rngs=nnx.Rngs(0))
     state = NNXTrainState.create(model, optax.sgd(0.01), tuner=0.1, key=jax.random.key(0))
-    step = make_train_step(mse, symmetry=C4, debug=True)
+    step = checked(make_train_step(mse, symmetry=C4))
     state, _ = step(state, X_SAFE, Y)
     with pytest.raises(ValueError, match=r"^step 1: x is not finite at example 2"):
         step(state, X_SAFE.at[2, 1].set(jnp.inf), Y)
@@ -173,8 +216,8 @@ def test_debug_off_traces_no_check_and_debug_on_changes_no_value(ramp_step):
     state = ramp_state()
     jaxpr = str(jax.make_jaxpr(plain)(state, X_SAFE, Y))
     assert "check" not in jaxpr
-    kernel = lambda x: symreg.exact_equivariance_error(trap, None, x, symmetry=C4)
-    assert "check" not in str(jax.make_jaxpr(kernel)(X_SAFE))
+    assert "check" not in str(jax.make_jaxpr(exact)(X_SAFE))
+    assert "check" in str(jax.make_jaxpr(checked(exact))(X_SAFE))
     (new_plain, m_plain), (new_debug, m_debug) = (
         plain(state, X_SAFE, Y),
         ramp_step(state, X_SAFE, Y),
