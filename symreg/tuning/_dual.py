@@ -131,9 +131,9 @@ def dual_ascent(
       A `WeightController`: `init()` → `DualAscentState(weight, target, count)`,
       `update(state, model_error)` → the next state (model_error: a scalar ÊD_2). `update`
       raises ValueError for a concrete NaN or negative model_error; a traced NaN (inside
-      `jax.jit`) cannot raise, so it leaves β unchanged rather than poisoning the state
-      (`make_train_step(debug=True)` reports it with the step). A state whose target is NaN
-      keeps its weight (a constant weight, as `constant_weight`'s state): one controller
+      `jax.jit`) cannot raise, so it leaves β unchanged rather than poisoning the state (a
+      step run under `symreg.debug.checked` reports it with the step). A state whose target
+      is NaN keeps its weight (a constant weight, as `constant_weight`'s state): one controller
       then serves vmapped runs that mix constant weights and targets.
 
     Raises:
