@@ -95,7 +95,7 @@ def _check_concrete_error(model_error: Any) -> None:
     if math.isnan(value) or value < 0:
         raise ValueError(
             f"model_error must be a number >= 0 (an ED_2 estimate), got {value}; a NaN error "
-            "usually means a non-finite model output: rerun the step with debug=True"
+            "usually means a non-finite model output: rerun the step under symreg.debug.checked"
         )
 
 
