@@ -130,5 +130,5 @@ class NNX:
             count=optimizer.step.get_value(),
             step=state.tuner_state.count,
             update=update,
-            new_params=lambda new: nnx.state(model, wrt),
+            new_params=lambda new: nnx.state(model, wrt),  # `update` wrote into model
         )
