@@ -19,10 +19,6 @@ from symreg.tuning import DualAscentState
 #: The frameworks a step can be built for (`make_train_step(framework=...)`).
 FRAMEWORKS = ("linen", "nnx")
 
-#: `symreg._debug.enabled` arrives with `symreg.debug.checked` (docs/architecture.md, One
-#: train step); until then no check is traced.
-_debug_enabled = _debug.enabled
-
 
 @dataclasses.dataclass(frozen=True)
 class _Config:
@@ -233,7 +229,7 @@ def _step(config: _Config, state: Any, x: Any, y: Any) -> tuple[Any, dict[str, j
     _checks.check_input(x, penalty.symmetry)
     keys = _common.step_keys(state.key)
     bound = config.framework.bind(state, keys)
-    debug = _debug_enabled()
+    debug = _debug.enabled()
     step = bound.step if debug else None
     if debug:
         _debug.check_finite_examples(x, "x", step=step)

@@ -20,11 +20,6 @@ def _check_weight(weight: Any) -> None:
         raise ValueError(f"weight must be a scalar (β), got shape {jnp.shape(weight)}")
 
 
-#: `symreg._debug.enabled` arrives with `symreg.debug.checked` (docs/architecture.md, One
-#: train step); until then no check is traced.
-_debug_enabled = _debug.enabled
-
-
 def regularized_loss(
     loss_fn: Callable[[Any, Any], jax.Array],
     apply_fn: Callable[[Any, Any], Any],
@@ -88,7 +83,7 @@ def regularized_loss(
         if task.shape != ():
             raise ValueError(f"loss_fn must return a scalar, got shape {task.shape}")
         total = task + jnp.asarray(weight, task.dtype) * value
-        if _debug_enabled():
+        if _debug.enabled():
             _debug.check_finite(task, "the task loss loss_fn(f(x), y)")
             _debug.check_finite(total, "the loss (task loss + weight * penalty)")
         return total, {"task_loss": task, "equivariance_error": value}
