@@ -22,12 +22,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m ruff check symreg tests benchmarks
 	$(BIN)/python -m ruff format --check symreg tests benchmarks
-	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 SYMREG_DOCS_EXECUTE=false $(BIN)/python -m mkdocs build --strict --quiet
 	$(BIN)/python -m pytest -n 2 -q
 
-# The API documentation site (mkdocs-material + mkdocstrings), built into site/.
+# The documentation site (mkdocs-material + mkdocstrings), built into site/, with the notebooks
+# run so that their pages show outputs (a few minutes; `make test` builds it without running them).
 docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 SYMREG_DOCS_EXECUTE=true $(BIN)/python -m mkdocs build --strict
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff format symreg tests benchmarks

@@ -30,6 +30,7 @@ import numpy as np
 import optax
 from _harness import block, emit, environment, log, parser
 
+import symreg
 from symreg.experiments import QUICK
 from symreg.experiments.synthetic import cloud2d_task, cloud3d_task, sets_task
 from symreg.experiments.tradeoff import validation_search
@@ -83,7 +84,8 @@ def _state(model, params, config, key):
 
 def _step(task, config):
     return make_train_step(
-        squared_error, symmetry=task.symmetry, num_samples=config.penalty_samples,
+        squared_error,
+        penalty=symreg.SymmetryPenalty(task.symmetry, num_samples=config.penalty_samples),
         warmup_steps=max(int(config.warmup * config.steps), 1),
     )  # fmt: skip
 

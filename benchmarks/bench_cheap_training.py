@@ -16,6 +16,7 @@ import numpy as np
 import optax
 from _harness import emit, environment, log, median_ratio, parser, time_interleaved
 
+import symreg
 from symreg.experiments.synthetic import cloud2d_task
 from symreg.experiments.tasks import Sizes
 from symreg.flax import SymmetryTrainState, make_train_step
@@ -105,7 +106,10 @@ def main():
     emit({"bench": "environment", **environment()})
     step_fns = {"plain": plain_step}
     for name, opts in CONFIGS.items():
-        step_fns[name] = make_train_step(mse, symmetry=task.symmetry, num_samples=1, **opts)
+        sub = opts.get("penalty_batch_size")
+        penalty = symreg.SymmetryPenalty(task.symmetry, num_samples=1, penalty_batch_size=sub)
+        every = opts.get("penalty_every", 1)
+        step_fns[name] = make_train_step(mse, penalty=penalty, penalty_every=every)
     log("timing steps")
     t = step_costs(step_fns, splits[0], repeats)
     errors = {}

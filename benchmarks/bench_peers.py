@@ -3,7 +3,7 @@
 On the width-256 depth-3 MLP (cyclic64 and symmetric64), for S group samples per example and a
 batch of B examples:
   floor       one jitted forward on (S+1)·B inputs, the least work any method must do;
-  symreg      the public call `symreg.equivariance_error` (one compiled computation);
+  symreg      the public call `symreg.equivariance_error`, jitted by its caller;
   jax_loop    a Python loop over the S samples with a jitted sampler, action and forward
               (how escnn and e3nn check equivariance; `bench_kernels.make_loop`);
   torch_*     PyTorch on the same MLP (weights copied) and the same action: an eager loop over
@@ -123,7 +123,9 @@ def mlp_record(name, s, b, params, key, repeats, torch=None, net=None):
     sym = SYMMETRIES[name]
     x = jax.random.normal(key, (b, DIM))
     x_all = jax.random.normal(key, ((s + 1) * b, DIM))
-    call = lambda p, x, k: symreg.equivariance_error(mlp, p, x, k, symmetry=sym, num_samples=s)
+    call = jax.jit(
+        lambda p, x, k: symreg.equivariance_error(mlp, p, x, k, symmetry=sym, num_samples=s)
+    )
     fns = {
         "floor": (jax.jit(mlp), (params, x_all)),
         "symreg": (call, (params, x, key)),
@@ -178,8 +180,10 @@ def e3nn_record(s, b, model, key, repeats):
     x_all = jax.random.normal(key, ((s + 1) * b, irreps.dim))
 
     def call(shared):
-        return lambda p, x, k: symreg.equivariance_error(
-            apply_fn, p, x, k, symmetry=sym, num_samples=s, share_elements=shared
+        return jax.jit(
+            lambda p, x, k: symreg.equivariance_error(
+                apply_fn, p, x, k, symmetry=sym, num_samples=s, share_elements=shared
+            )
         )
 
     t = time_interleaved(

@@ -79,7 +79,9 @@ def step_program(model, params, x, y, num_samples, mesh):
     state = SymmetryTrainState.create(
         apply_fn=model.apply, params=params, tx=optax.adam(1e-3), tuner=0.1, key=jax.random.key(2)
     )
-    step = jax.jit(make_train_step(mse, symmetry=SYM, num_samples=num_samples))
+    step = jax.jit(
+        make_train_step(mse, penalty=symreg.SymmetryPenalty(SYM, num_samples=num_samples))
+    )
     args = (replicate(state, mesh), shard_batch(x, mesh), shard_batch(y, mesh))
     with jax.set_mesh(mesh):
         compiled, compile_s = compile_fn(step, *args)

@@ -24,7 +24,7 @@ from models import DIM, SYMMETRIES, mlp, mlp_params
 import symreg
 from symreg.actions import Vector
 from symreg.groups import SO3
-from symreg.regularizers import regularized_loss
+from symreg.regularizers import SymmetryPenalty, regularized_loss
 
 BATCH = 256
 WEIGHT = 0.1
@@ -56,7 +56,7 @@ def plain_loss(apply_fn):
 
 
 def reg_loss(apply_fn, **kwargs):
-    objective = regularized_loss(mse, apply_fn, **kwargs)
+    objective = regularized_loss(mse, apply_fn, penalty=SymmetryPenalty(**kwargs))
     return lambda p, x, y, key: objective(p, x, y, key, jnp.float32(WEIGHT))[0]
 
 

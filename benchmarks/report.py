@@ -17,8 +17,8 @@ from pathlib import Path
 TABLES = {
     "kernel": (
         "Kernel against the floor and the per-sample loop (bench_kernels)",
-        ["symmetry", "S", "B", "floor_ms", "kernel_ms", "api_call_ms", "loop_ms"]
-        + ["kernel_over_floor", "api_over_floor", "loop_speedup"],
+        ["symmetry", "S", "B", "floor_ms", "kernel_ms", "loop_ms"]
+        + ["kernel_over_floor", "loop_speedup"],
     ),
     "memory": (
         "Peak memory with chunking (bench_kernels)",

@@ -89,7 +89,10 @@ def evaluate(params, key):
     kx, kg = jax.random.split(key)
     x = jax.random.normal(kx, (4096, 2))
     apply = lambda p, xb: MLP().apply({"params": p}, xb)
-    errors = symreg.equivariance_error(apply, params, x, kg, symmetry=SYM, num_samples=16)
+    measure = jax.jit(
+        lambda p, x, k: symreg.equivariance_error(apply, p, x, k, symmetry=SYM, num_samples=16)
+    )
+    errors = measure(params, x, kg)
     per_example = errors.mean(0)
     return {
         "model_ed2": float(per_example.mean()),
@@ -102,7 +105,7 @@ def train(steps: int) -> dict:
     kd, ki, kb, ke = jax.random.split(jax.random.key(0), 4)
     x, y = make_data(kd)
     state = initial_state(ki)
-    step = jax.jit(make_train_step(mse, symmetry=SYM, num_samples=S))
+    step = jax.jit(make_train_step(mse, penalty=symreg.SymmetryPenalty(SYM, num_samples=S)))
     marks = set(np.linspace(0, steps, CHECKPOINTS + 1, dtype=int)[1:] - 1) | {0}
     trajectory, non_finite, rss_start, rss_trace = [], 0, None, []
     t0 = time.perf_counter()

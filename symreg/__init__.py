@@ -4,7 +4,8 @@ Measure how equivariant a model is (`equivariance_error`, `exact_equivariance_er
 `lie_derivative_error`), symmetrize or relax it (`symmetrize`, `relax`), and test it
 (`symreg.testing.assert_equivariant`), estimate how symmetric data is
 (`estimate_data_error`), and train with the right amount of symmetry
-(`symmetry_penalty`, `regularized_loss`, `add_symmetry_penalty`, `symreg.tuning`). Groups live
+(the `SymmetryPenalty` spec, `symmetry_penalty`, `regularized_loss`,
+`add_symmetry_penalty`, `symreg.tuning`). Groups live
 in `symreg.groups`, actions and the `Symmetry` spec in `symreg.actions`; the Flax adapter is
 `symreg.flax` (imported on its own, so the core never imports Flax).
 
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and readers
     from symreg import (
         actions,
+        debug,
         equivariance,
         estimators,
         groups,
@@ -38,12 +40,18 @@ if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and reade
         symmetrize,
     )
     from symreg.estimators import Estimate, estimate_data_error
-    from symreg.regularizers import add_symmetry_penalty, regularized_loss, symmetry_penalty
+    from symreg.regularizers import (
+        SymmetryPenalty,
+        add_symmetry_penalty,
+        regularized_loss,
+        symmetry_penalty,
+    )
 
 __version__ = "0.1.0.dev0"
 
 _SUBPACKAGES = (
     "actions",
+    "debug",
     "equivariance",
     "estimators",
     "groups",
@@ -63,6 +71,7 @@ _NAMES = {
     "symmetrize": "equivariance",
     "Estimate": "estimators",
     "estimate_data_error": "estimators",
+    "SymmetryPenalty": "regularizers",
     "add_symmetry_penalty": "regularizers",
     "regularized_loss": "regularizers",
     "symmetry_penalty": "regularizers",
@@ -71,8 +80,10 @@ _NAMES = {
 __all__ = [
     "Estimate",
     "Symmetry",
+    "SymmetryPenalty",
     "actions",
     "add_symmetry_penalty",
+    "debug",
     "equivariance",
     "equivariance_error",
     "estimate_data_error",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import jax
@@ -127,22 +126,3 @@ def require_lie(symmetry: Symmetry, fn_name: str) -> AbstractLieGroup:
             f"{symmetry.transforms!r}, which has no generators; use exact_equivariance_error"
         )
     return g
-
-
-def jit_with_static_fn(fn, static_argnames: tuple[str, ...]):
-    """jit `fn(apply_fn, ...)` with `apply_fn` and `static_argnames` static.
-
-    An unhashable `apply_fn` (e.g. a bound method of an unhashable object) runs the traced
-    function directly, which is equivalent inside a caller's `jax.jit`.
-    """
-    jitted = jax.jit(fn, static_argnums=0, static_argnames=static_argnames)
-
-    @functools.wraps(fn)
-    def call(apply_fn, *args, **kwargs):
-        try:
-            hash(apply_fn)
-        except TypeError:
-            return fn(apply_fn, *args, **kwargs)
-        return jitted(apply_fn, *args, **kwargs)
-
-    return call

@@ -1,40 +1,44 @@
-"""Debug mode: opt-in runtime checks for non-finite values, built on `jax.experimental.checkify`.
+"""Debug checks: opt-in runtime checks for non-finite values, built on `jax.experimental.checkify`.
 
-With `debug=True` (a static argument) the kernels, the penalty and the train step add
+`symreg.debug.checked(fn)` traces `fn` inside `enabling()`. While that trace runs,
+`enabled()` is True, and the kernels' fronts, the penalty and the train step emit
 `checkify.check`s that name what went non-finite: the first (sample, example) pair, or
 (element, example) or (generator, example), with its group element, the example of a
 non-finite input or output, a loss, a penalty, or a gradient leaf, and in the train step the
-step count. With `debug=False` (the default) none of this code is traced: the hot path is
-unchanged.
+step count. Outside it `enabled()` is False and none of this code is traced: the hot path is
+unchanged (docs/architecture.md, "Debug checks").
 
-Checks are emitted into the computation being traced. A public entry point called on concrete
-arrays functionalizes its own checks (`run_checked`: a jitted `checkify.checkify` of the
-computation, then `Error.throw()`), so the first failed check raises
-`checkify.JaxRuntimeError`, a `ValueError`. Called inside a caller's own `jax.jit`, the checks
-join the caller's trace, which must then be functionalized by the caller:
-`err, out = jax.jit(checkify.checkify(fn))(...); err.throw()`.
+The contract for code that emits checks: `if _debug.enabled(): _debug.check_finite(...)`, at
+trace time, with the helpers below.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax.experimental import checkify
 
+_STATE = threading.local()  # tracing is synchronous: the flag belongs to the tracing thread
 
-def check_flag(debug: Any) -> bool:
-    """Returns `debug` if it is a Python bool, else raises `TypeError` (it is static)."""
-    if not isinstance(debug, bool):
-        raise TypeError(
-            f"debug must be a Python bool (a static argument), got {debug!r} of type "
-            f"{type(debug).__name__}"
-        )
-    return debug
+
+def enabled() -> bool:
+    """Whether the code being traced runs under `symreg.debug.checked` (emit checks then)."""
+    return getattr(_STATE, "depth", 0) > 0
+
+
+@contextlib.contextmanager
+def enabling() -> Iterator[None]:
+    """Makes `enabled()` True for the code traced inside the block (nests)."""
+    _STATE.depth = getattr(_STATE, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _STATE.depth -= 1
 
 
 def _escape(text: str) -> str:
@@ -125,80 +129,3 @@ def check_pairs(
         shown = ", ".join(f"{{g{i}}}" for i in range(len(picked)))
         msg += f", group element {shown if len(picked) == 1 else '(' + shown + ')'}"
     checkify.check(~jnp.any(bad), msg, r=r, b=b, **kwargs)
-
-
-def _is_traced(args: Any) -> bool:
-    return any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(args))
-
-
-@dataclasses.dataclass(frozen=True)
-class Bound:
-    """`fn(static_first, *args, **static)`: a hashable closure over static arguments.
-
-    Equal bindings compare and hash equal, so `run_checked` compiles each once.
-    """
-
-    fn: Callable
-    first: Any
-    static: tuple[tuple[str, Any], ...]
-
-    def __call__(self, *args):
-        return self.fn(self.first, *args, **dict(self.static))
-
-
-@functools.lru_cache(maxsize=64)
-def _checked_jit(fn: Callable) -> Callable:
-    return jax.jit(checkify.checkify(fn))
-
-
-def checked(fn: Callable) -> Callable:
-    """`fn` that functionalizes its own checks when called on concrete arrays.
-
-    Like `run_checked` for a function made once (a train step): it is jitted under
-    `checkify.checkify` when the wrapper is built, and under a caller's trace `fn` runs as is.
-
-    Args:
-      fn: a function of arrays (pytrees) that may call `checkify.check`.
-
-    Returns:
-      A function with the signature of `fn` that raises `checkify.JaxRuntimeError` (a
-      ValueError) for the first failed check.
-    """
-    # checkify transforms the jaxpr of an inner jit: fn itself is traced by jit alone, which
-    # flax.nnx needs (it refuses to mutate variables under checkify's own trace).
-    jitted = jax.jit(checkify.checkify(jax.jit(fn)))
-
-    @functools.wraps(fn)
-    def call(*args):
-        if _is_traced(args):
-            return fn(*args)
-        err, out = jitted(*args)
-        err.throw()
-        return out
-
-    return call
-
-
-def run_checked(fn: Callable, *args: Any) -> Any:
-    """`fn(*args)` with its checks: raises `checkify.JaxRuntimeError` (a ValueError) on failure.
-
-    On concrete arrays the computation is jitted under `checkify.checkify` (compiled once per
-    hashable `fn`) and the first failed check is thrown. Under a caller's trace, `fn` runs
-    directly and its checks join that trace (the caller functionalizes them).
-
-    Args:
-      fn: a function of arrays (pytrees); bind static arguments with `Bound`.
-      *args: its array arguments.
-
-    Returns:
-      `fn(*args)`.
-    """
-    if _is_traced(args):
-        return fn(*args)
-    try:
-        checked = _checked_jit(fn)
-    except TypeError:  # an unhashable fn: compile for this call only
-        checked = jax.jit(checkify.checkify(fn))
-    err, out = checked(*args)
-    err.throw()
-    return out

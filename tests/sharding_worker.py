@@ -103,7 +103,7 @@ def kernel_fns():
 
     pen = lambda p, x, k: symmetry_penalty(mlp, p, x, k, symmetry=SYM, num_samples=S)
     mse = lambda pred, t: jnp.mean((pred - t) ** 2)
-    objective = regularized_loss(mse, mlp, symmetry=SYM, num_samples=S)
+    objective = regularized_loss(mse, mlp, penalty=symreg.SymmetryPenalty(SYM, num_samples=S))
     return {
         "sampled_iid": err(False),
         "sampled_shared": err(True),
@@ -177,7 +177,9 @@ def run_steps(step, state, x, y):
 
 def train_step_fn():
     mse = lambda pred, t: jnp.mean((pred - t) ** 2)
-    return make_train_step(mse, symmetry=SYM, num_samples=S, apply_kwargs={"train": True})
+    return make_train_step(
+        mse, penalty=symreg.SymmetryPenalty(SYM, num_samples=S), apply_kwargs={"train": True}
+    )
 
 
 def train_reference(data):

@@ -71,7 +71,7 @@ def penalty(x=X2, fn=norm, symmetry=ROT, key=KEY, **kw):
 
 
 def objective(loss_fn=mse, weight=0.5, y=None):
-    obj = regularized_loss(loss_fn, norm, symmetry=ROT)
+    obj = regularized_loss(loss_fn, norm, penalty=symreg.SymmetryPenalty(ROT))
     return obj(None, X2, jnp.ones(4) if y is None else y, KEY, weight)
 
 
@@ -92,7 +92,9 @@ def linen_state(**kw):
 
 
 def train_step(x=X4, loss_fn=mse, **kw):
-    return make_train_step(loss_fn, symmetry=C4, **kw)(linen_state(), x, jnp.ones((4, 1)))
+    return make_train_step(loss_fn, penalty=symreg.SymmetryPenalty(C4), **kw)(
+        linen_state(), x, jnp.ones((4, 1))
+    )
 
 
 def data(n=64, *, bad_x=None, bad_y=None):
@@ -189,10 +191,10 @@ CASES = {
         V,
         r"metric must return a scalar for one pair of outputs",
     ),
-    "kernel-debug-not-a-bool": (
-        lambda: sampled(debug="yes"),
+    "debug-checked-not-callable": (
+        lambda: symreg.debug.checked("yes"),
         T,
-        r"debug must be a Python bool \(a static argument\), got 'yes'",
+        r"fn must be callable, got 'yes' of type str",
     ),
     "kernel-integer-key": (lambda: sampled(key=0), T, r"key must be a JAX PRNG key"),
     "symmetrize-output-does-not-fit": (
@@ -329,18 +331,20 @@ CASES = {
         r"weight must be finite and >= 0, got -1.0",
     ),
     "loss-fn-not-callable": (
-        lambda: regularized_loss("mse", norm, symmetry=ROT),
+        lambda: regularized_loss("mse", norm, penalty=symreg.SymmetryPenalty(ROT)),
         T,
         r"loss_fn must be callable, got 'mse' of type str",
     ),
     "optax-nan-weight": (
-        lambda: add_symmetry_penalty(norm, symmetry=ROT, weight=math.nan),
+        lambda: add_symmetry_penalty(norm, penalty=symreg.SymmetryPenalty(ROT), weight=math.nan),
         V,
         r"weight must be finite and >= 0, got nan",
     ),
     "optax-update-without-batch": (
-        lambda: add_symmetry_penalty(norm, symmetry=ROT, weight=1.0).update(
-            jnp.ones(2), add_symmetry_penalty(norm, symmetry=ROT, weight=1.0).init(None), None
+        lambda: add_symmetry_penalty(norm, penalty=symreg.SymmetryPenalty(ROT), weight=1.0).update(
+            jnp.ones(2),
+            add_symmetry_penalty(norm, penalty=symreg.SymmetryPenalty(ROT), weight=1.0).init(None),
+            None,
         ),
         V,
         r"add_symmetry_penalty.update is missing \['params', 'x', 'key'\]",
@@ -487,17 +491,18 @@ CASES = {
         r"loss_fn must return a scalar, got shape \(4, 1\)",
     ),
     "train-step-wrong-state": (
-        lambda: make_train_step(mse, symmetry=C4)({"params": 1}, X4, X4),
+        lambda: make_train_step(mse, penalty=symreg.SymmetryPenalty(C4))({"params": 1}, X4, X4),
         T,
-        r"state must be a symreg.flax.SymmetryTrainState \(linen\) or NNXTrainState, got dict",
+        r"state must be a symreg.flax.SymmetryTrainState \(the step was built for "
+        r"framework='linen'\), got dict",
     ),
-    "train-step-debug-not-a-bool": (
-        lambda: make_train_step(mse, symmetry=C4, debug=1),
+    "train-step-debug-removed": (
+        lambda: make_train_step(mse, penalty=symreg.SymmetryPenalty(C4), debug=1),
         T,
-        r"debug must be a Python bool",
+        r"make_train_step takes no debug argument: run the caller under symreg\.debug\.checked",
     ),
     "train-step-unknown-method": (
-        lambda: make_train_step(mse, symmetry=C4, method="exact"),
+        lambda: make_train_step(mse, penalty=symreg.SymmetryPenalty(C4, method="exact")),
         V,
         r"method must be one of \('sampled', 'lie'\), got 'exact'",
     ),

@@ -62,7 +62,9 @@ def test_warmup_ramps_the_applied_weight_and_keeps_the_controllers():
     x = jax.random.normal(jax.random.key(0), (16, 3))
     y = x[:, :1]
     mse = lambda p, t: jnp.mean((p - t) ** 2)
-    step = jax.jit(make_train_step(mse, symmetry=SYM, warmup_steps=4))
+    step = jax.jit(
+        make_train_step(mse, penalty=symreg.SymmetryPenalty(SYM), warmup_steps=4, framework="nnx")
+    )
     state = _state(tuner=2.0)
     applied = []
     for _ in range(6):
@@ -71,4 +73,4 @@ def test_warmup_ramps_the_applied_weight_and_keeps_the_controllers():
     assert applied == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.0, 2.0])
     assert float(state.tuner_state.weight) == 2.0  # the constant weight itself is kept
     with pytest.raises(ValueError, match="penalty_every=1"):
-        make_train_step(mse, symmetry=SYM, warmup_steps=4, penalty_every=2)
+        make_train_step(mse, penalty=symreg.SymmetryPenalty(SYM), warmup_steps=4, penalty_every=2)

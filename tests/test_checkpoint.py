@@ -51,7 +51,7 @@ def mse(pred, target):
     return jnp.mean((pred - target) ** 2)
 
 
-STEP = jax.jit(make_train_step(mse, symmetry=SYM, num_samples=4))
+STEP = jax.jit(make_train_step(mse, penalty=symreg.SymmetryPenalty(SYM, num_samples=4)))
 
 
 def data():
@@ -132,7 +132,13 @@ def nnx_state(seed: int) -> NNXTrainState:
 
 
 def test_nnx_resume_is_bitwise_identical(tmp_path):
-    step = jax.jit(make_train_step(lambda p, t: mse(p[..., 0], t), symmetry=SYM, num_samples=4))
+    step = jax.jit(
+        make_train_step(
+            lambda p, t: mse(p[..., 0], t),
+            penalty=symreg.SymmetryPenalty(SYM, num_samples=4),
+            framework="nnx",
+        )
+    )
     check_resume(step, nnx_state, tmp_path / "nnx")
 
 

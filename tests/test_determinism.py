@@ -68,7 +68,7 @@ def mse(pred, target):
 
 #: Jitted once for the module, so that repeated runs reuse the compiled programs.
 INIT = jax.jit(MLP().init)
-STEP = jax.jit(make_train_step(mse, symmetry=SYM, num_samples=S))
+STEP = jax.jit(make_train_step(mse, penalty=symreg.SymmetryPenalty(SYM, num_samples=S)))
 SAMPLE = jax.jit(
     lambda k0, k1, k2: (
         SO3().sample(k0, (8, 3)),

@@ -74,10 +74,15 @@ TX = optax.adam(1e-2)
 TUNER = dual_ascent(0.05, step_size=1.0, max_weight=10.0)
 LINEN_STEP = jax.jit(
     chex.assert_max_traces(
-        make_train_step(mse, symmetry=CYCLIC, num_samples=2, apply_kwargs={"train": True}), n=1
+        make_train_step(
+            mse, penalty=symreg.SymmetryPenalty(CYCLIC, num_samples=2), apply_kwargs={"train": True}
+        ),
+        n=1,
     )
 )
-NNX_STEP = jax.jit(make_train_step(mse, symmetry=CYCLIC, num_samples=2))
+NNX_STEP = jax.jit(
+    make_train_step(mse, penalty=symreg.SymmetryPenalty(CYCLIC, num_samples=2), framework="nnx")
+)
 LINEN_NET = LinenNet()  # one instance: its bound `apply` is part of the state's structure
 
 
@@ -141,7 +146,11 @@ def test_linen_penalty_counts_dropout_noise_only_in_training_mode():
     state = linen_state(InvariantLinen(), x, tuner=1.0)
     errors = {}
     for train in (True, False):
-        step = make_train_step(mse, symmetry=CYCLIC, num_samples=2, apply_kwargs={"train": train})
+        step = make_train_step(
+            mse,
+            penalty=symreg.SymmetryPenalty(CYCLIC, num_samples=2),
+            apply_kwargs={"train": train},
+        )
         errors[train] = float(jax.jit(step)(state, x, y)[1]["equivariance_error"])
     assert errors[True] > 1e-3  # independent masks on an invariant network
     assert errors[False] < 1e-6 * errors[True]
@@ -156,7 +165,9 @@ def test_linen_lie_step_metric_is_the_penalty():
     state = SymmetryTrainState.create(
         apply_fn=module.apply, params=params, tx=optax.sgd(0.1), tuner=0.3, key=jax.random.key(1)
     )
-    step = jax.jit(make_train_step(mse, symmetry=sym, method="lie", rng_streams=()))
+    step = jax.jit(
+        make_train_step(mse, penalty=symreg.SymmetryPenalty(sym, method="lie"), rng_streams=())
+    )
     _, metrics = step(state, x, y)
     apply = lambda p, xx: module.apply({"params": p}, xx)
     expected = symmetry_penalty(apply, params, x, None, symmetry=sym, method="lie")
@@ -170,15 +181,38 @@ KEY0 = jax.random.key(0)
 
 
 def test_step_rejects_other_states():
-    step = make_train_step(mse, symmetry=CYCLIC)
+    step = make_train_step(mse, penalty=symreg.SymmetryPenalty(CYCLIC))
     with pytest.raises(TypeError, match="SymmetryTrainState"):
         step({"params": 1}, jnp.ones((2, 8)), jnp.ones((2, 1)))
     with pytest.raises(TypeError, match="rng_streams"):
-        make_train_step(mse, symmetry=CYCLIC, rng_streams="dropout")
+        make_train_step(mse, penalty=symreg.SymmetryPenalty(CYCLIC), rng_streams="dropout")
     with pytest.raises(TypeError, match="tuner"):
         SymmetryTrainState.create(
             apply_fn=mse, params={"w": jnp.ones(2)}, tx=optax.sgd(1.0), tuner="x", key=KEY0
         )
+
+
+def test_the_framework_is_chosen_when_the_step_is_built():
+    penalty = symreg.SymmetryPenalty(CYCLIC)
+    x, y = jnp.ones((4, 8)), jnp.ones((4, 1))
+    linen = make_train_step(mse, penalty=penalty)
+    with pytest.raises(TypeError, match=r"built for framework='linen'.*framework='nnx'\)"):
+        linen(nnx_state(), x, y)
+    nnx_step = make_train_step(mse, penalty=penalty, framework="nnx")
+    with pytest.raises(TypeError, match=r"built for framework='nnx'.*framework='linen'\)"):
+        nnx_step(linen_state(InvariantLinen(), x), x, y)
+    with pytest.raises(ValueError, match=r"framework must be one of \('linen', 'nnx'\)"):
+        make_train_step(mse, penalty=penalty, framework=NNXTrainState)
+    for name, value in (("apply_kwargs", {"train": True}), ("rng_streams", ())):
+        with pytest.raises(ValueError, match=f"{name} is linen only"):
+            make_train_step(mse, penalty=penalty, framework="nnx", **{name: value})
+
+
+def test_step_takes_the_penalty_spec_only():
+    with pytest.raises(TypeError, match=r"as one spec, penalty=symreg\.SymmetryPenalty"):
+        make_train_step(mse, symmetry=CYCLIC, num_samples=2)
+    with pytest.raises(TypeError, match="got a Symmetry: wrap it"):
+        make_train_step(mse, penalty=CYCLIC)
 
 
 # --- NNX ---------------------------------------------------------------------------------
@@ -221,10 +255,13 @@ def test_nnx_optimizer_passes_batch_and_key_to_the_optax_transform():
     graphdef, params = nnx.split(model, nnx.Param)
     apply = lambda p, xx: nnx.merge(graphdef, p)(xx)
     key, weight, lr = jax.random.key(3), 0.5, 0.1
-    objective = regularized_loss(mse, apply, symmetry=CYCLIC)
+    objective = regularized_loss(mse, apply, penalty=symreg.SymmetryPenalty(CYCLIC))
     full = jax.jit(jax.grad(lambda p: objective(p, x, y, key, weight)[0]))(params)
     expected = jax.tree.map(lambda p, g: p - lr * g, params, full)  # before the in-place update
-    tx = optax.chain(add_symmetry_penalty(apply, symmetry=CYCLIC, weight=weight), optax.sgd(lr))
+    tx = optax.chain(
+        add_symmetry_penalty(apply, penalty=symreg.SymmetryPenalty(CYCLIC), weight=weight),
+        optax.sgd(lr),
+    )
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
 
     @nnx.jit

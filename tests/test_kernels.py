@@ -103,7 +103,26 @@ def counting_mlp(params, x):
     return mlp(params, x)
 
 
+def test_kernels_do_not_jit_themselves(key):
+    """Each eager call traces the model again (no jit, no cache), and the same kernel under
+    the caller's jit gives the same errors."""
+    counts, eager = [len(_TRACES)], []
+    for _ in range(2):
+        eager.append(
+            symreg.equivariance_error(counting_mlp, MLP8, X16, key, symmetry=CYC, num_samples=3)
+        )
+        counts.append(len(_TRACES))
+    assert counts[2] > counts[1] > counts[0]  # the second eager call ran the model again
+    jitted = jax.jit(
+        lambda p, x, k: symreg.equivariance_error(
+            counting_mlp, p, x, k, symmetry=CYC, num_samples=3
+        )
+    )(MLP8, X16, key)
+    np.testing.assert_allclose(np.asarray(jitted), np.asarray(eager[0]), rtol=1e-5, atol=1e-6)
+
+
 def test_new_data_params_and_keys_do_not_recompile(key):
+    @jax.jit  # the kernel does not jit itself: its caller does, with the model closed over
     def run(p, x, k):
         return symreg.equivariance_error(counting_mlp, p, x, k, symmetry=CYC, num_samples=3)
 

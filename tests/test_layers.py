@@ -4,7 +4,8 @@ Layers import only downward (docs/architecture.md, "Layers"): _validation, theor
 < equivariance, testing, sharding (3) < estimators (4) < regularizers (5) < tuning (6)
 < flax, nn (7) < experiments, cli, plot (8); the top-level `symreg/__init__.py` re-exports
 the layers below Flax (it counts as 6.5: it must not import Flax, and only Flax and above may
-import it). Layer-0 modules import nothing from symreg but `_validation`. Shared private machinery
+import it). Layer-0 modules import nothing from symreg but `_validation` and `_debug` (the public
+`symreg.debug` wraps the latter). Shared private machinery
 lives on the ground floor (`symreg/_*.py`); a package never imports another package's private
 modules (`symreg.<package>._x`). Only `symreg/flax`
 and `symreg/nn` import Flax (`e3nn_jax.flax` included). Every public name in a package's
@@ -29,6 +30,7 @@ LAYERS = {
     "_validation": 0,
     "_axes": 0,
     "_debug": 0,
+    "debug": 0,  # the public wrapper `checked` over the ground floor's `_debug`
     "_checks": 2.5,  # shared input checks: above actions (they read a Symmetry), below kernels
     "theory": 0,
     "groups": 1,
@@ -98,7 +100,7 @@ def violations(sources: dict[str, tuple[str, bool]]) -> list[str]:
             continue
         parts = module.split(".")
         in_flax = len(parts) > 1 and parts[0] == "symreg" and parts[1] in FLAX_PACKAGES
-        zero_ok = ("_validation", module.split(".")[1]) if own == 0 else ()
+        zero_ok = ("_validation", "_debug", module.split(".")[1]) if own == 0 else ()
         for line, target in imported_modules(module, source, is_package):
             where = f"{module}:{line} imports {target}"
             if not in_flax and any(target == f or target.startswith(f + ".") for f in FLAX_MODULES):
@@ -114,17 +116,9 @@ def violations(sources: dict[str, tuple[str, bool]]) -> list[str]:
                 found.append(f"{where}: upward edge (layer {own} -> {other})")
             if own == 0 and (target == "symreg" or target.split(".")[1] not in zero_ok):
                 found.append(f"{where}: layer 0 imports only symreg._validation")
-            if _foreign_private(module, target) and (module, target) not in KNOWN_PRIVATE:
+            if _foreign_private(module, target):
                 found.append(f"{where}: another package's private module")
     return found
-
-
-#: Private imports across packages still to be removed: the penalty calls the kernels' unchecked
-#: internals until the one-core redesign gives it a public pure core (issue 11).
-KNOWN_PRIVATE = {
-    ("symreg.regularizers._penalty", "symreg.equivariance._lie"),
-    ("symreg.regularizers._penalty", "symreg.equivariance._pairs"),
-}
 
 
 def _foreign_private(module: str, target: str) -> bool:
@@ -171,6 +165,8 @@ def test_every_module_is_classified_and_imports_only_downward():
         ("symreg.flax._x", "from symreg.equivariance import _metrics", "private module"),
         ("symreg.sharding._x", "from symreg.equivariance._pairs import X", "private module"),
         ("symreg._debug", "from symreg.groups import SO3", "layer 0 imports only"),
+        ("symreg.debug", "from symreg import _checks", "layer 0 imports only"),
+        ("symreg.regularizers._x", "from symreg.equivariance._lie import y", "private module"),
     ],
 )
 def test_checker_detects_violations(module, source, expected):
@@ -185,6 +181,7 @@ def test_checker_accepts_downward_and_relative_imports():
         "symreg.flax._x": ("import flax.linen\nfrom symreg.tuning import x", False),
         "symreg.nn._x": ("from flax import nnx\nfrom symreg.flax import x", False),
         "symreg.theory._x": ("from symreg import _validation\nfrom symreg.theory import _y", False),
+        "symreg.debug": ("from symreg import _debug, _validation", False),
         "symreg.actions": ("from symreg.actions._base import Tree", True),
         "symreg.cli": ("import e3nn_jax\nfrom symreg.flax import x", False),
         "symreg.experiments.demo": ("import symreg\nfrom symreg.groups import SO3", False),

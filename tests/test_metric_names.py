@@ -36,10 +36,14 @@ def _state(tuner):
 def test_aux_keys_and_values_match_the_step_metrics():
     """Method "lie" is deterministic, so both fronts compute the very same numbers."""
     state, x = _state(0.3)
-    step = jax.jit(make_train_step(mse, symmetry=SYM, method="lie", rng_streams=()))
+    step = jax.jit(
+        make_train_step(mse, penalty=symreg.SymmetryPenalty(SYM, method="lie"), rng_streams=())
+    )
     _, metrics = step(state, x, x)
     apply = lambda p, xx: MODULE.apply({"params": p}, xx)
-    objective = symreg.regularized_loss(mse, apply, symmetry=SYM, method="lie")
+    objective = symreg.regularized_loss(
+        mse, apply, penalty=symreg.SymmetryPenalty(SYM, method="lie")
+    )
     total, aux = objective(state.params, x, x, None, jnp.float32(0.3))
     assert set(aux) == {"task_loss", "equivariance_error"}
     assert set(aux) < set(metrics)
@@ -52,12 +56,12 @@ def test_aux_keys_and_values_match_the_step_metrics():
 def test_constant_weight_reports_a_nan_target(tuner):
     """A constant weight has no target: "target" is present and NaN (documented)."""
     state, x = _state(tuner)
-    _, metrics = jax.jit(make_train_step(mse, symmetry=SYM))(state, x, x)
+    _, metrics = jax.jit(make_train_step(mse, penalty=symreg.SymmetryPenalty(SYM)))(state, x, x)
     assert "target" in metrics and bool(jnp.isnan(metrics["target"]))
     np.testing.assert_allclose(float(metrics["weight"]), 0.3, rtol=RTOL_F32)
 
 
 def test_dual_ascent_reports_its_target():
     state, x = _state(dual_ascent(0.05, step_size=0.1, max_weight=10.0))
-    _, metrics = jax.jit(make_train_step(mse, symmetry=SYM))(state, x, x)
+    _, metrics = jax.jit(make_train_step(mse, penalty=symreg.SymmetryPenalty(SYM)))(state, x, x)
     np.testing.assert_allclose(float(metrics["target"]), 0.05, rtol=RTOL_F32)

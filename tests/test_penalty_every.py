@@ -43,8 +43,10 @@ def _linen_state(tuner):
 
 def test_penalty_runs_on_every_kth_step_with_scaled_weight():
     x, y = _data()
-    every = jax.jit(make_train_step(MSE, symmetry=SYM, num_samples=2, penalty_every=3))
-    full = jax.jit(make_train_step(MSE, symmetry=SYM, num_samples=2))
+    every = jax.jit(
+        make_train_step(MSE, penalty=symreg.SymmetryPenalty(SYM, num_samples=2), penalty_every=3)
+    )
+    full = jax.jit(make_train_step(MSE, penalty=symreg.SymmetryPenalty(SYM, num_samples=2)))
     state = _linen_state(0.5)
     for step in range(6):
         new, m = every(state, x, y)
@@ -68,7 +70,9 @@ def test_penalty_runs_on_every_kth_step_with_scaled_weight():
 def test_controller_updates_on_penalty_steps_only():
     x, y = _data()
     controller = symreg.tuning.dual_ascent(0.0, step_size=1.0, max_weight=10.0)
-    step = jax.jit(make_train_step(MSE, symmetry=SYM, num_samples=2, penalty_every=2))
+    step = jax.jit(
+        make_train_step(MSE, penalty=symreg.SymmetryPenalty(SYM, num_samples=2), penalty_every=2)
+    )
     state = _linen_state(controller)
     counts = []
     for _ in range(5):
@@ -91,7 +95,14 @@ def test_nnx_step_skips_the_penalty_too():
     state = NNXTrainState.create(
         NNXNet(nnx.Rngs(0)), optax.sgd(0.05), tuner=0.5, key=jax.random.key(3)
     )
-    step = jax.jit(make_train_step(MSE, symmetry=SYM, num_samples=2, penalty_every=2))
+    step = jax.jit(
+        make_train_step(
+            MSE,
+            penalty=symreg.SymmetryPenalty(SYM, num_samples=2),
+            penalty_every=2,
+            framework="nnx",
+        )
+    )
     seen = []
     for _ in range(4):
         state, m = step(state, x, y)
@@ -102,4 +113,4 @@ def test_nnx_step_skips_the_penalty_too():
 @pytest.mark.parametrize("bad", [0, -2, 1.5])
 def test_penalty_every_is_validated(bad):
     with pytest.raises((TypeError, ValueError), match="penalty_every"):
-        make_train_step(MSE, symmetry=SYM, penalty_every=bad)
+        make_train_step(MSE, penalty=symreg.SymmetryPenalty(SYM), penalty_every=bad)

@@ -147,7 +147,7 @@ def test_lie_penalty_rejects_other_metrics():
 def test_regularized_gradient_matches_separate_terms(name):
     params, x, y, kwargs = _case(name)
     key, weight = jax.random.key(4), jnp.float32(0.7)
-    objective = regularized_loss(mse, mlp, **kwargs)
+    objective = regularized_loss(mse, mlp, penalty=symreg.SymmetryPenalty(**kwargs))
 
     def separate(p):
         return mse(mlp(p, x), y) + weight * symmetry_penalty(mlp, p, x, key, **kwargs)
@@ -169,7 +169,7 @@ def test_regularized_loss_runs_one_clean_forward(name, clean_calls):
         shapes.append(xx.shape[0])
         return mlp(p, xx)
 
-    objective = regularized_loss(mse, counting, **kwargs)
+    objective = regularized_loss(mse, counting, penalty=symreg.SymmetryPenalty(**kwargs))
     jax.make_jaxpr(jax.grad(lambda p: objective(p, x, y, jax.random.key(0), 1.0)[0]))(params)
     assert shapes.count(7) == clean_calls, shapes
     if kwargs["method"] == "sampled":
@@ -178,7 +178,7 @@ def test_regularized_loss_runs_one_clean_forward(name, clean_calls):
 
 def test_regularized_loss_does_not_retrace_for_new_weights():
     params, x, y, kwargs = _case("sampled")
-    objective = regularized_loss(mse, mlp, **kwargs)
+    objective = regularized_loss(mse, mlp, penalty=symreg.SymmetryPenalty(**kwargs))
 
     @jax.jit
     @chex.assert_max_traces(n=1)
@@ -191,10 +191,10 @@ def test_regularized_loss_does_not_retrace_for_new_weights():
 
 def test_regularized_loss_argument_errors():
     with pytest.raises(TypeError, match="loss_fn"):
-        regularized_loss(None, mlp, symmetry=CYCLIC)
+        regularized_loss(None, mlp, penalty=symreg.SymmetryPenalty(CYCLIC))
     with pytest.raises(TypeError, match="apply_fn"):
-        regularized_loss(mse, 3, symmetry=CYCLIC)
-    objective = regularized_loss(lambda p, y: p - y, mlp, symmetry=CYCLIC)
+        regularized_loss(mse, 3, penalty=symreg.SymmetryPenalty(CYCLIC))
+    objective = regularized_loss(lambda p, y: p - y, mlp, penalty=symreg.SymmetryPenalty(CYCLIC))
     params, x, y, _ = _case("sampled")
     with pytest.raises(ValueError, match="scalar"):
         objective(params, x, y, jax.random.key(0), 1.0)
@@ -208,9 +208,12 @@ def test_optax_transform_matches_loss_gradient(name):
     params, x, y, kwargs = _case(name)
     key, weight = jax.random.key(5), 0.4
     task_grads = jax.grad(lambda p: mse(mlp(p, x), y))(params)
-    objective = regularized_loss(mse, mlp, **kwargs)
+    objective = regularized_loss(mse, mlp, penalty=symreg.SymmetryPenalty(**kwargs))
     ref = jax.jit(jax.grad(lambda p: objective(p, x, y, key, weight)[0]))(params)
-    tx = optax.chain(add_symmetry_penalty(mlp, weight=weight, **kwargs), optax.identity())
+    tx = optax.chain(
+        add_symmetry_penalty(mlp, weight=weight, penalty=symreg.SymmetryPenalty(**kwargs)),
+        optax.identity(),
+    )
     update = jax.jit(lambda g, s, p, x, k: tx.update(g, s, p, x=x, key=k))
     updates, state = update(task_grads, tx.init(params), params, x, key)
     chex.assert_trees_all_close(updates, ref, rtol=1e-4, atol=ATOL_F32)
@@ -220,7 +223,7 @@ def test_optax_transform_matches_loss_gradient(name):
 
 def test_optax_transform_weight_in_state_does_not_retrace():
     params, x, _, kwargs = _case("sampled")
-    tx = add_symmetry_penalty(mlp, weight=1.0, **kwargs)
+    tx = add_symmetry_penalty(mlp, weight=1.0, penalty=symreg.SymmetryPenalty(**kwargs))
     zeros = jax.tree.map(jnp.zeros_like, params)
 
     @jax.jit
@@ -239,15 +242,49 @@ def test_optax_transform_weight_in_state_does_not_retrace():
 
 def test_optax_transform_errors():
     params, x, _, _ = _case("sampled")
-    tx = add_symmetry_penalty(mlp, symmetry=CYCLIC, weight=1.0)
+    tx = add_symmetry_penalty(mlp, penalty=symreg.SymmetryPenalty(CYCLIC), weight=1.0)
     state = tx.init(params)
     with pytest.raises(ValueError, match=r"missing \['key'\]"):
         tx.update(params, state, params, x=x)
     with pytest.raises(ValueError, match=r"missing \['params', 'x'\]"):
         tx.update(params, state, key=jax.random.key(0))
     with pytest.raises(ValueError, match="-1.0"):
-        add_symmetry_penalty(mlp, symmetry=CYCLIC, weight=-1.0)
+        add_symmetry_penalty(mlp, penalty=symreg.SymmetryPenalty(CYCLIC), weight=-1.0)
     with pytest.raises(ValueError, match="shape"):
-        add_symmetry_penalty(mlp, symmetry=CYCLIC, weight=jnp.ones(2))
+        add_symmetry_penalty(mlp, penalty=symreg.SymmetryPenalty(CYCLIC), weight=jnp.ones(2))
     with pytest.raises(ValueError, match="method"):
-        add_symmetry_penalty(mlp, symmetry=CYCLIC, weight=1.0, method="exact")
+        add_symmetry_penalty(
+            mlp, penalty=symreg.SymmetryPenalty(CYCLIC, method="exact"), weight=1.0
+        )
+
+
+# --- the penalty spec argument ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda: regularized_loss(mse, mlp, penalty=CYCLIC), "got a Symmetry: wrap it"),
+        (lambda: add_symmetry_penalty(mlp, penalty=3, weight=1.0), "must be a .*got 3 of type int"),
+        (lambda: regularized_loss(mse, mlp), r"needs the penalty spec: penalty=symreg\."),
+        (
+            lambda: regularized_loss(mse, mlp, symmetry=CYCLIC, num_samples=2),
+            r"as one spec, penalty=symreg\.SymmetryPenalty\(.*got symmetry=, num_samples=\)",
+        ),
+        (
+            lambda: add_symmetry_penalty(mlp, symmetry=CYCLIC, weight=1.0),
+            r"^add_symmetry_penalty takes the penalty settings as one spec",
+        ),
+        (
+            lambda: regularized_loss(mse, mlp, penalty=symreg.SymmetryPenalty(CYCLIC), debug=True),
+            r"no debug argument: run the caller under symreg\.debug\.checked",
+        ),
+        (
+            lambda: regularized_loss(mse, mlp, penalty=symreg.SymmetryPenalty(CYCLIC), weight=1.0),
+            "regularized_loss got an unexpected keyword argument 'weight'",
+        ),
+    ],
+)
+def test_penalty_is_one_spec_and_old_keywords_say_what_to_pass(build, match):
+    with pytest.raises(TypeError, match=match):
+        build()

@@ -223,7 +223,7 @@ def test_dual_ascent_drives_model_error_to_target(log_space):
     apply = lambda w, x: x @ w.T
     mse = lambda p, t: jnp.mean(jnp.sum((p - t) ** 2, -1))
     sym = symreg.Symmetry(SO2(), Vector(), Vector())
-    objective = regularized_loss(mse, apply, symmetry=sym, num_samples=4)
+    objective = regularized_loss(mse, apply, penalty=symreg.SymmetryPenalty(sym, num_samples=4))
     target = 0.25  # the unconstrained fit has ED_2 ≈ 1
     ctrl = dual_ascent(
         target,

@@ -1,5 +1,12 @@
-"""Layer 3: equivariance-error kernels, metrics, the Reynolds operator and relaxation."""
+"""Layer 3: equivariance-error kernels, metrics, the Reynolds operator and relaxation.
 
+Each kernel is a validating front (`equivariance_error`, `exact_equivariance_error`,
+`lie_derivative_error`) over a pure core (`sampled_errors`, `exact_errors`, `lie_errors`)
+that the penalty of `symreg.regularizers` shares (docs/architecture.md, "One error
+evaluation"). Nothing here jits itself: jit the caller.
+"""
+
+from symreg.equivariance._core import exact_errors, lie_errors, sampled_elements, sampled_errors
 from symreg.equivariance._kernels import (
     equivariance_error,
     exact_equivariance_error,
@@ -24,16 +31,20 @@ __all__ = [
     "Metric",
     "equivariance_error",
     "exact_equivariance_error",
+    "exact_errors",
     "get_metric",
     "kl",
     "l2",
     "lie_derivative_error",
     "lie_derivatives",
+    "lie_errors",
     "max_abs",
     "pairwise_errors",
     "relative",
     "relax",
     "reynolds_average",
+    "sampled_elements",
+    "sampled_errors",
     "squared_l2",
     "symmetrize",
 ]

@@ -6,17 +6,17 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
 from symreg import _checks, _debug, _validation
 from symreg.actions import Symmetry
-from symreg.equivariance._lie import unchecked_lie_derivatives
+from symreg.equivariance._core import exact_errors, lie_errors, sampled_elements, sampled_errors
 from symreg.equivariance._metrics import Metric, get_metric
-from symreg.equivariance._pairs import unchecked_pairwise_errors
-from symreg.groups import check_sampling, sample_pairs
+from symreg.groups import check_sampling
 
 #: With chunk_size="auto" on one CPU device: pairs per forward pass, once S·B exceeds twice it.
 AUTO_CHUNK_PAIRS = 4096
+
+_CLEAN = "apply_fn(params, x) (the untransformed inputs)"
 
 
 def _prepare(apply_fn, symmetry, metric, chunk_size):
@@ -37,63 +37,25 @@ def _resolve_chunk(chunk_size, pairs: int) -> int | None:
     return AUTO_CHUNK_PAIRS if single_cpu and pairs > 2 * AUTO_CHUNK_PAIRS else None
 
 
-def _clean_outputs(apply_fn, params, x, debug):
-    """f(x) computed apart (debug: checked per example), or None to fuse it with the pairs."""
-    if not debug:
-        return None
-    _debug.check_finite_examples(x, "x")
-    fx = apply_fn(params, x)
-    _debug.check_finite_examples(fx, "apply_fn(params, x) (the untransformed inputs)")
-    return fx
-
-
-def _sampled(
-    apply_fn,
-    params,
-    x,
-    key,
-    *,
-    symmetry,
-    num_samples,
-    metric,
-    shared,
-    chunk_size,
-    sampling,
-    debug=False,
-):
+def _check_batch(apply_fn, params, x, symmetry, metric) -> int:
+    """Checks x, f(x) (by shape only) and the metric; returns B."""
     b = _checks.check_input(x, symmetry)
     out = jax.eval_shape(apply_fn, params, x)
     _checks.check_output(out, b, symmetry)
-    _checks.check_metric(metric, out)
-    shape = (num_samples,) if shared else (num_samples, b)
-    chunk_size = _resolve_chunk(chunk_size, num_samples * b)
-    g = sample_pairs(symmetry.transforms, key, shape, sampling=sampling)
-    errors = unchecked_pairwise_errors(
-        apply_fn,
-        params,
-        x,
-        _clean_outputs(apply_fn, params, x, debug),
-        g,
-        symmetry,
-        metric,
-        shared,
-        chunk_size,
-    )
-    if debug:
-        _debug.check_pairs(errors, g, shared=shared, what="the equivariance error")
-    return errors
+    if metric is not None:
+        _checks.check_metric(metric, out)
+    return b
 
 
-_SAMPLED_STATIC = ("symmetry", "num_samples", "metric", "shared", "chunk_size", "sampling")
-_sampled_jit = _checks.jit_with_static_fn(_sampled, _SAMPLED_STATIC + ("debug",))
-
-
-def _call(jitted, apply_fn, args, static, debug):
-    """`jitted(apply_fn, *args, **static)`; in debug mode under checkify (see `_debug`)."""
-    if not _debug.check_flag(debug):
-        return jitted(apply_fn, *args, **static)
-    bound = _debug.Bound(jitted, apply_fn, tuple(sorted(static.items())) + (("debug", True),))
-    return _debug.run_checked(bound, *args)
+def _debug_outputs(apply_fn, params, x):
+    """Under `symreg.debug.checked`: f(x) computed apart, x and f(x) checked per example;
+    else None, so that the core fuses f(x) with the transformed inputs."""
+    if not _debug.enabled():
+        return None
+    _debug.check_finite_examples(x, "x")
+    fx = apply_fn(params, x)
+    _debug.check_finite_examples(fx, _CLEAN)
+    return fx
 
 
 def equivariance_error(
@@ -108,15 +70,18 @@ def equivariance_error(
     share_elements: bool = False,
     chunk_size: int | str | None = "auto",
     sampling: str = "iid",
-    debug: bool = False,
 ) -> jax.Array:
     """Sampled model equivariance error, one value per (group sample, example).
 
     For each example x_b and element g ~ λ it returns m(f(ρ_in(g) x_b), ρ_out(g) f(x_b)); with
     the default metric m = ‖·‖², the mean of the result is an unbiased estimate of
-    ED_2(f) = E_g E_x ‖f(ρ_in(g)x) − ρ_out(g) f(x)‖², and so is its gradient. It is one
-    compiled computation: f(x) once, then one batched call of `apply_fn` on all S·B
-    transformed inputs (or calls of `chunk_size` inputs each).
+    ED_2(f) = E_g E_x ‖f(ρ_in(g)x) − ρ_out(g) f(x)‖², and so is its gradient. One call of
+    `apply_fn` runs on the B clean and all S·B transformed inputs (or calls of `chunk_size`
+    inputs each). This front checks the arguments, then runs the pure core
+    `symreg.equivariance.sampled_errors`; it does not jit itself: wrap the caller in
+    `jax.jit` (with `apply_fn` closed over) to compile it. Under `symreg.debug.checked` it
+    also checks that x, f(x) and every error are finite, and names the first non-finite
+    example or (sample, example) pair and its group element.
 
     Args:
       apply_fn: the model, `apply_fn(params, x)` on a batch (leading axis B) of inputs.
@@ -136,21 +101,16 @@ def equivariance_error(
         elements of each example one stratified set (`AbstractTransformSet.sample`; with
         `share_elements`, one set of S for the batch): each element is still λ-distributed, so
         the mean stays unbiased, with a lower variance at the same S (same cost).
-      debug: if True (static), check at run time, with `jax.experimental.checkify`, that x,
-        f(x) and every error are finite, and raise naming the first non-finite example or
-        (sample, example) pair and its group element (`symreg._debug`). Called
-        inside the caller's `jax.jit`, the checks join the caller's trace, which the caller
-        must functionalize with `checkify.checkify`. Off by default: no checks are traced.
 
     Returns:
       Errors of shape (S, B).
 
     Raises:
-      TypeError: `apply_fn` is not callable, `symmetry` is not a Symmetry, `key` is not a key,
-        `debug` is not a bool.
+      TypeError: `apply_fn` is not callable, `symmetry` is not a Symmetry, `key` is not a key.
       ValueError: `num_samples` or `chunk_size` < 1; x or the output does not fit the actions;
         an unknown `sampling`, or "stratified" for a set without a stratified sampler.
-        With `debug=True`: `checkify.JaxRuntimeError` (a ValueError) for a non-finite value.
+        Under `symreg.debug.checked`: `checkify.JaxRuntimeError` (a ValueError) for a
+        non-finite value.
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -160,52 +120,36 @@ def equivariance_error(
       >>> sym = symreg.Symmetry(Cyclic(8), Regular(), Regular())
       >>> conv = lambda w, x: jnp.stack([jnp.roll(x, k, -1) for k in range(8)], -1) @ w
       >>> x = jax.random.normal(jax.random.key(0), (16, 8))
-      >>> err = symreg.equivariance_error(conv, jnp.ones(8), x, jax.random.key(1),
-      ...                                 symmetry=sym, num_samples=4)
+      >>> measure = jax.jit(lambda w, x, k: symreg.equivariance_error(
+      ...     conv, w, x, k, symmetry=sym, num_samples=4))
+      >>> err = measure(jnp.ones(8), x, jax.random.key(1))
       >>> err.shape, bool(err.max() < 1e-8)
       ((4, 16), True)
     """
     metric, chunk_size = _prepare(apply_fn, symmetry, metric, chunk_size)
     num_samples = _validation.positive_int(num_samples, "num_samples")
     _validation.check_key(key)
-    static = dict(
-        symmetry=symmetry,
-        num_samples=num_samples,
-        metric=metric,
-        shared=bool(share_elements),
-        chunk_size=chunk_size,
-        sampling=check_sampling(sampling),
-    )
-    return _call(_sampled_jit, apply_fn, (params, x, key), static, debug)
-
-
-def _exact(apply_fn, params, x, *, symmetry, metric, chunk_size, debug=False):
-    group = _checks.require_finite(symmetry, "exact_equivariance_error")
-    b = _checks.check_input(x, symmetry)
-    out = jax.eval_shape(apply_fn, params, x)
-    _checks.check_output(out, b, symmetry)
-    _checks.check_metric(metric, out)
-    elements = group.elements()
-    chunk_size = _resolve_chunk(chunk_size, group.order * b)
-    errors = unchecked_pairwise_errors(
+    sampling = check_sampling(sampling)
+    shared = bool(share_elements)
+    b = _check_batch(apply_fn, params, x, symmetry, metric)
+    fx = _debug_outputs(apply_fn, params, x)
+    errors = sampled_errors(
         apply_fn,
         params,
         x,
-        _clean_outputs(apply_fn, params, x, debug),
-        elements,
-        symmetry,
-        metric,
-        True,
-        chunk_size,
+        key,
+        symmetry=symmetry,
+        num_samples=num_samples,
+        metric=metric,
+        shared=shared,
+        chunk_size=_resolve_chunk(chunk_size, num_samples * b),
+        sampling=sampling,
+        fx=fx,
     )
-    if debug:
-        _debug.check_pairs(
-            errors, elements, shared=True, what="the equivariance error", label="element"
-        )
+    if _debug.enabled():
+        g = sampled_elements(symmetry, key, num_samples, b, shared=shared, sampling=sampling)
+        _debug.check_pairs(errors, g, shared=shared, what="the equivariance error")
     return errors
-
-
-_exact_jit = _checks.jit_with_static_fn(_exact, ("symmetry", "metric", "chunk_size", "debug"))
 
 
 def exact_equivariance_error(
@@ -216,12 +160,14 @@ def exact_equivariance_error(
     symmetry: Symmetry,
     metric: str | Callable | Metric = "sq",
     chunk_size: int | str | None = "auto",
-    debug: bool = False,
 ) -> jax.Array:
     """Equivariance error over every element of a finite group, one value per (element, example).
 
     The mean over the first axis is the exact E_g under the uniform measure, so the mean of
-    the result is ED(f) on the batch with no Monte Carlo error over g.
+    the result is ED(f) on the batch with no Monte Carlo error over g. The validating front
+    of the core `symreg.equivariance.exact_errors`; jit the caller to compile it. Under
+    `symreg.debug.checked`, a non-finite value raises naming the (element index, example)
+    pair and the element.
 
     Args:
       apply_fn: the model, `apply_fn(params, x)` on a batch.
@@ -230,8 +176,6 @@ def exact_equivariance_error(
       symmetry: a `Symmetry` whose transforms is a finite group.
       metric: as in `equivariance_error`.
       chunk_size: as in `equivariance_error` (default "auto").
-      debug: as in `equivariance_error`; a message names the (element index, example) pair
-        and the element.
 
     Returns:
       Errors of shape (G, B), rows in the order of `symmetry.transforms.elements()`.
@@ -252,28 +196,18 @@ def exact_equivariance_error(
       [0.0, 0.0, 1.0, 1.0, 4.0, 4.0]
     """
     metric, chunk_size = _prepare(apply_fn, symmetry, metric, chunk_size)
-    static = dict(symmetry=symmetry, metric=metric, chunk_size=chunk_size)
-    return _call(_exact_jit, apply_fn, (params, x), static, debug)
-
-
-def _lie(apply_fn, params, x, *, symmetry, metric, debug=False):
-    _checks.require_lie(symmetry, "lie_derivative_error")
-    b = _checks.check_input(x, symmetry)
-    _checks.check_output(jax.eval_shape(apply_fn, params, x), b, symmetry)
-    if debug:
-        _debug.check_finite_examples(x, "x")
-    fx, d = unchecked_lie_derivatives(apply_fn, params, x, symmetry)  # leading axes (k, B)
-    zero = jax.tree.map(jnp.zeros_like, d)
-    errors = jax.vmap(jax.vmap(metric))(d, zero)
-    if debug:
-        _debug.check_finite_examples(fx, "apply_fn(params, x) (the untransformed inputs)")
-        _debug.check_pairs(
-            errors, None, shared=True, what="the Lie derivative error", label="generator"
-        )
+    group = _checks.require_finite(symmetry, "exact_equivariance_error")
+    b = _check_batch(apply_fn, params, x, symmetry, metric)
+    elements = group.elements()  # raises beyond MAX_ENUMERATION
+    chunk_size = _resolve_chunk(chunk_size, group.order * b)
+    fx = _debug_outputs(apply_fn, params, x)
+    errors = exact_errors(
+        apply_fn, params, x, symmetry=symmetry, metric=metric, chunk_size=chunk_size, fx=fx
+    )
+    if _debug.enabled():
+        what = "the equivariance error"
+        _debug.check_pairs(errors, elements, shared=True, what=what, label="element")
     return errors
-
-
-_lie_jit = _checks.jit_with_static_fn(_lie, ("symmetry", "metric", "debug"))
 
 
 def lie_derivative_error(
@@ -283,14 +217,15 @@ def lie_derivative_error(
     *,
     symmetry: Symmetry,
     metric: str = "sq",
-    debug: bool = False,
 ) -> jax.Array:
     """Infinitesimal equivariance error: ‖L_A f(x)‖² for each Lie-algebra generator A.
 
     L_A f(x) = d/dt|₀ ρ_out(e^{tA})⁻¹ f(ρ_in(e^{tA}) x), computed with one `jax.jvp` per
     generator, vmapped over the tangents so the primal forward f(x) runs once
     (`symreg.equivariance.lie_derivatives`). For small t, the error at e^{tA} is ≈ t²‖L_A f(x)‖². An exactly
-    equivariant model has L_A f = 0 for every generator.
+    equivariant model has L_A f = 0 for every generator. The validating front of the core
+    `symreg.equivariance.lie_errors`; jit the caller to compile it. Under
+    `symreg.debug.checked`, a non-finite value raises naming the (generator, example) pair.
 
     Args:
       apply_fn: the model, `apply_fn(params, x)` on a batch.
@@ -300,7 +235,6 @@ def lie_derivative_error(
         products with them) or a set whose base is one (RotationRange, NearIdentity). With
         `InterpolatedImage` the image's tangent is the one-sided slope at t → 0⁺.
       metric: "sq" (‖L_A f‖², default) or "l2" (‖L_A f‖).
-      debug: as in `equivariance_error`; a message names the (generator, example) pair.
 
     Returns:
       Errors of shape (k, B), k = number of generators.
@@ -322,5 +256,13 @@ def lie_derivative_error(
     _checks.check_spec(apply_fn, symmetry)
     if metric not in ("sq", "l2"):
         raise ValueError(f"metric for lie_derivative_error must be 'sq' or 'l2', got {metric!r}")
-    static = dict(symmetry=symmetry, metric=get_metric(metric))
-    return _call(_lie_jit, apply_fn, (params, x), static, debug)
+    _checks.require_lie(symmetry, "lie_derivative_error")
+    _check_batch(apply_fn, params, x, symmetry, None)
+    if _debug.enabled():
+        _debug.check_finite_examples(x, "x")
+    fx, errors = lie_errors(apply_fn, params, x, symmetry=symmetry, metric=get_metric(metric))
+    if _debug.enabled():
+        _debug.check_finite_examples(fx, _CLEAN)
+        what = "the Lie derivative error"
+        _debug.check_pairs(errors, None, shared=True, what=what, label="generator")
+    return errors

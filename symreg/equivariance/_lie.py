@@ -52,11 +52,11 @@ def lie_derivatives(
     b = _checks.check_input(x, symmetry)
     _validation.check_floating(x, "x")
     _checks.check_output(jax.eval_shape(apply_fn, params, x), b, symmetry)
-    return unchecked_lie_derivatives(apply_fn, params, x, symmetry)
+    return tangents(apply_fn, params, x, symmetry)
 
 
-def unchecked_lie_derivatives(apply_fn, params, x, symmetry):
-    """`lie_derivatives` without its checks, for callers that have validated their inputs."""
+def tangents(apply_fn, params, x, symmetry):
+    """The traced part of `lie_derivatives` (no checks), shared with the core `lie_errors`."""
     group = symmetry.group
     k = group.num_generators
     c0 = jnp.zeros((k,), jnp.float32)

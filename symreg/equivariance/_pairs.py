@@ -144,9 +144,7 @@ def pairwise_errors(
     _checks.check_output(out, b, symmetry)
     _checks.check_metric(metric, out)
     chunk_size = _validation.optional_positive_int(chunk_size, "chunk_size")
-    return unchecked_pairwise_errors(
-        apply_fn, params, x, fx, elements, symmetry, metric, shared, chunk_size
-    )
+    return pair_errors(apply_fn, params, x, fx, elements, symmetry, metric, shared, chunk_size)
 
 
 def _num_elements(elements: Any) -> int:
@@ -154,10 +152,9 @@ def _num_elements(elements: Any) -> int:
     return leaves[0].shape[0] if leaves and getattr(leaves[0], "ndim", 0) else 0
 
 
-def unchecked_pairwise_errors(
-    apply_fn, params, x, fx, elements, symmetry, metric, shared, chunk_size
-):
-    """`pairwise_errors` without its checks, for kernels that have validated their inputs."""
+def pair_errors(apply_fn, params, x, fx, elements, symmetry, metric, shared, chunk_size):
+    """The traced part of `pairwise_errors`, shared by the cores (docs/architecture.md, "One
+    error evaluation"): no checks, `chunk_size` an int or None."""
     g = _to_example_major(elements, shared)
     b = jax.tree.leaves(x)[0].shape[0]
     s = jax.tree.leaves(elements)[0].shape[0]
@@ -243,11 +240,11 @@ def reynolds_average(
     _checks.check_elements(elements, (_num_elements(elements),), symmetry)
     _checks.check_output(jax.eval_shape(apply_fn, params, x), b, symmetry)
     chunk_size = _validation.optional_positive_int(chunk_size, "chunk_size")
-    return unchecked_reynolds_average(apply_fn, params, x, elements, symmetry, chunk_size)
+    return mean_over_elements(apply_fn, params, x, elements, symmetry, chunk_size)
 
 
-def unchecked_reynolds_average(apply_fn, params, x, elements, symmetry, chunk_size):
-    """`reynolds_average` without its checks, for callers that have validated their inputs."""
+def mean_over_elements(apply_fn, params, x, elements, symmetry, chunk_size):
+    """The traced part of `reynolds_average` (no checks), shared with `symmetrize`."""
     b = jax.tree.leaves(x)[0].shape[0]
     s = jax.tree.leaves(elements)[0].shape[0]
     per_chunk = s if chunk_size is None else max(1, min(s, chunk_size // b))

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from symreg import _checks, _validation
-from symreg.equivariance._pairs import unchecked_reynolds_average
+from symreg.equivariance._pairs import mean_over_elements
 from symreg.groups import AbstractFiniteGroup, check_sampling
 
 
@@ -84,7 +84,7 @@ def symmetrize(
     def qf(params, x):
         b = _checks.check_input(x, symmetry)
         _checks.check_output(jax.eval_shape(apply_fn, params, x), b, symmetry)
-        return unchecked_reynolds_average(apply_fn, params, x, elements, symmetry, chunk_size)
+        return mean_over_elements(apply_fn, params, x, elements, symmetry, chunk_size)
 
     return qf
 

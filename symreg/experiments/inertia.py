@@ -95,7 +95,9 @@ def squared_error(pred: jax.Array, y: jax.Array) -> jax.Array:
 
 @functools.cache
 def _train_step(symmetry: symreg.Symmetry, num_samples: int):
-    return make_train_step(squared_error, symmetry=symmetry, num_samples=num_samples)
+    return make_train_step(
+        squared_error, penalty=symreg.SymmetryPenalty(symmetry, num_samples=num_samples)
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4))

@@ -104,7 +104,8 @@ def _context(task: Task, config: TradeoffConfig, key: jax.Array) -> _Context:
     x0 = jax.tree.map(lambda a: a[0], data.x_train)
     p0 = _init(model, jax.random.split(k_init, config.seeds), x0)
     step = make_train_step(
-        squared_error, symmetry=task.symmetry, num_samples=config.penalty_samples,
+        squared_error,
+        penalty=symreg.SymmetryPenalty(task.symmetry, num_samples=config.penalty_samples),
         warmup_steps=max(int(config.warmup * config.steps), 1),
     )  # fmt: skip
     return _Context(task, config, model, data, p0, k_run, step, sizes)
@@ -151,7 +152,8 @@ def validation_search(step, model, base, x, y, *, grid, steps: int, key) -> floa
       >>> base = SymmetryTrainState.create(apply_fn=VariablesApply(mlp),
       ...     params=mlp.init(jax.random.key(1), x), tx=optax.adam(1e-2),
       ...     tuner=controller(0.05), key=jax.random.key(2))
-      >>> step = make_train_step(squared_error, symmetry=symreg.Symmetry(SO2(), Vector()))
+      >>> step = make_train_step(
+      ...     squared_error, penalty=symreg.SymmetryPenalty(symreg.Symmetry(SO2(), Vector())))
       >>> validation_search(step, mlp, base, x, x[:, 0], grid=(0.0, 1.0), steps=5,
       ...                   key=jax.random.key(3)) in (0.0, 1.0)
       True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -46,6 +47,33 @@ def step_keys(key: jax.Array) -> StepKeys:
       ('next', 'forward', 'penalty', 'group')
     """
     return StepKeys(*jax.random.split(key, 4))
+
+
+class Bound(NamedTuple):
+    """One framework's model and state, bound for one step of the flat train step.
+
+    The flat step (`symreg.flax.make_train_step`; docs/architecture.md, One train step) owns
+    the objective; a framework supplies only these (linen: `_linen.Linen`, NNX: `_nnx.NNX`).
+
+    Attributes:
+      params: the differentiated leaves.
+      clean: `clean(params, x)` → (f(x), kept): the clean forward pass, a plain training
+        forward, and the model-state updates it keeps (batch statistics).
+      transformed: `transformed(params, x, kept)` → outputs on transformed inputs, with the
+        penalty's randomness; `kept` is the clean pass's, or None when the penalty runs alone.
+      count: the count that `penalty_every` divides.
+      step: the step named in debug messages.
+      update: `update(grads, kept, key, tuner_state)` → the new state.
+      new_params: `new_params(new_state)` → the updated parameters (debug checks).
+    """
+
+    params: Any
+    clean: Callable[[Any, Any], tuple[Any, Any]]
+    transformed: Callable[[Any, Any, Any], Any]
+    count: jax.Array
+    step: jax.Array
+    update: Callable[[Any, Any, jax.Array, DualAscentState], Any]
+    new_params: Callable[[Any], Any]
 
 
 def stream_keys(key: jax.Array, names: tuple[str, ...]) -> dict[str, jax.Array]:

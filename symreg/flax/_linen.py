@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 from flax.training import train_state
 
-from symreg import _checks, _debug, _validation
+from symreg import _validation
 from symreg.flax import _common
-from symreg.regularizers import SymmetryPenalty
 from symreg.tuning import DualAscentState, WeightController
 
 
@@ -128,48 +128,41 @@ def _model_fns(state: SymmetryTrainState, keys, apply_kwargs, rng_streams):
         return out if has_stats else (out, {})
 
     clean = lambda params, x: run(params, x, keys.forward)
-    transformed = lambda params, x: run(params, x, keys.penalty)[0]
+    transformed = lambda params, x, kept=None: run(params, x, keys.penalty)[0]
     return clean, transformed
 
 
-def linen_step(spec: SymmetryPenalty, loss_fn, apply_kwargs, rng_streams, every, state, x, y):
-    """One regularized step on a `SymmetryTrainState` (see `make_train_step`).
+@dataclasses.dataclass(frozen=True)
+class Linen:
+    """How the flat train step runs a linen model on a `SymmetryTrainState`.
 
-    With `spec.debug`, `checkify` checks name the step (`state.step`) and what went
-    non-finite first: x, f(x), a penalty pair, the task loss, the penalty, the loss, a
-    gradient leaf, the updated parameters or the new weight.
+    Attributes:
+      apply_kwargs: keyword arguments of every `apply`, as (name, value) pairs.
+      rng_streams: the RNG stream names the model draws from.
     """
-    _checks.check_input(x, spec.symmetry)
-    step = state.step if spec.debug else None
-    if spec.debug:
-        _debug.check_finite_examples(x, "x", step=step)
-    keys = _common.step_keys(state.key)
-    clean, transformed = _model_fns(state, keys, apply_kwargs, rng_streams)
-    weight = state.tuner_state.weight
 
-    def objective(params, with_penalty):
-        fx, updates = clean(params, x)
-        task = loss_fn(fx, y)
-        if not with_penalty:
-            return _common.combine(task, jnp.zeros_like(task), weight), (task, updates)
-        penalty = spec.from_outputs(transformed, params, x, fx, keys.group, step=step)
-        total = _common.combine(task, penalty, weight)
-        if spec.debug:
-            _common.check_losses(step, task, penalty, total)
-        return total, (task, penalty, updates)
+    apply_kwargs: tuple[tuple[str, Any], ...] = ()
+    rng_streams: tuple[str, ...] = ("dropout",)
+    name: ClassVar[str] = "linen"
+    state_type: ClassVar[type] = SymmetryTrainState
 
-    grad_fn = jax.value_and_grad(objective, has_aux=True)
-    sub = spec.sub_batch(x)
-    own = lambda p: spec.with_outputs(transformed, p, sub, keys.group, step=step)[1]
-    total, task, penalty, on, updates, grads = _common.regularized_grads(
-        grad_fn, state.params, every=every, count=state.step, penalty_fn=own, weight=weight
-    )
-    new_state = state.apply_gradients(
-        grads=grads,
-        key=keys.next,
-        tuner_state=_common.update_tuner(state.tuner, state.tuner_state, penalty, on),
-        batch_stats=updates.get("batch_stats", state.batch_stats),
-    )
-    if spec.debug:
-        _common.check_update(step, grads, new_state.params, new_state.tuner_state)
-    return new_state, _common.metrics(total, task, penalty, state.tuner_state, on)
+    def bind(self, state: SymmetryTrainState, keys: _common.StepKeys) -> _common.Bound:
+        """The model, counts and update of `state` for one step (see `_common.Bound`)."""
+        kwargs = dict(self.apply_kwargs)
+        clean, transformed = _model_fns(state, keys, kwargs, self.rng_streams)
+
+        def update(grads, kept, key, tuner_state):
+            stats = kept.get("batch_stats", state.batch_stats)
+            return state.apply_gradients(
+                grads=grads, key=key, tuner_state=tuner_state, batch_stats=stats
+            )
+
+        return _common.Bound(
+            params=state.params,
+            clean=clean,
+            transformed=transformed,
+            count=state.step,
+            step=state.step,
+            update=update,
+            new_params=lambda new: new.params,
+        )

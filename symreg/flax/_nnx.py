@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, ClassVar
 
 import jax
-import jax.numpy as jnp
 from flax import nnx, struct
 
-from symreg import _checks, _debug, _validation
+from symreg import _validation
 from symreg.flax import _common
-from symreg.regularizers import SymmetryPenalty
 from symreg.tuning import DualAscentState, WeightController
 
 
@@ -90,52 +89,46 @@ def _reseed(keys: nnx.State, key: jax.Array) -> nnx.State:
     return jax.tree.unflatten(treedef, new)
 
 
-def nnx_step(spec: SymmetryPenalty, loss_fn, every, state: NNXTrainState, x, y):
-    """One regularized step on an `NNXTrainState` (see `make_train_step`).
+@dataclasses.dataclass(frozen=True)
+class NNX:
+    """How the flat train step runs an NNX model on an `NNXTrainState`.
 
-    With `spec.debug`, messages name the step as the tuner's count, `tuner_state.count`.
+    The clean pass uses the model's own RNG streams, as a plain step; the transformed passes
+    use streams reseeded from the step's `penalty` key. The step count of `penalty_every` is
+    the optimizer's; debug messages name the tuner's count, `tuner_state.count`.
     """
-    _checks.check_input(x, spec.symmetry)
-    step = state.tuner_state.count if spec.debug else None
-    if spec.debug:
-        _debug.check_finite_examples(x, "x", step=step)
-    keys = _common.step_keys(state.key)
-    model, optimizer = state.merge()
-    wrt = optimizer.wrt
-    graphdef, params, rng_keys, rest = nnx.split(model, wrt, nnx.RngKey, ...)
-    penalty_keys = _reseed(rng_keys, keys.penalty)
-    weight = state.tuner_state.weight
 
-    def objective(params, with_penalty):
-        clean = nnx.merge(graphdef, params, rng_keys, rest, copy=True)
-        fx = clean(x)
-        after = nnx.split(clean, wrt, nnx.RngKey, ...)[3]
-        task = loss_fn(fx, y)
-        if not with_penalty:
-            return _common.combine(task, jnp.zeros_like(task), weight), (task, after)
-        transformed = lambda p, xt: nnx.merge(graphdef, p, penalty_keys, after, copy=True)(xt)
-        penalty = spec.from_outputs(transformed, params, x, fx, keys.group, step=step)
-        total = _common.combine(task, penalty, weight)
-        if spec.debug:
-            _common.check_losses(step, task, penalty, total)
-        return total, (task, penalty, after)
+    name: ClassVar[str] = "nnx"
+    state_type: ClassVar[type] = NNXTrainState
 
-    grad_fn = jax.value_and_grad(objective, has_aux=True)
-    transformed = lambda p, xt: nnx.merge(graphdef, p, penalty_keys, rest, copy=True)(xt)
-    sub = spec.sub_batch(x)
-    own = lambda p: spec.with_outputs(transformed, p, sub, keys.group, step=step)[1]
-    count = optimizer.step.get_value()
-    total, task, penalty, on, after, grads = _common.regularized_grads(
-        grad_fn, params, every=every, count=count, penalty_fn=own, weight=weight
-    )
-    nnx.update(model, after)
-    optimizer.update(model, grads)
-    new_state = state.replace(
-        state=nnx.split((model, optimizer))[1],
-        key=keys.next,
-        tuner_state=_common.update_tuner(state.tuner, state.tuner_state, penalty, on),
-    )
-    if spec.debug:
-        new_params = nnx.state(model, wrt)
-        _common.check_update(step, grads, new_params, new_state.tuner_state)
-    return new_state, _common.metrics(total, task, penalty, state.tuner_state, on)
+    def bind(self, state: NNXTrainState, keys: _common.StepKeys) -> _common.Bound:
+        """The model, counts and update of `state` for one step (see `_common.Bound`)."""
+        model, optimizer = state.merge()
+        wrt = optimizer.wrt
+        graphdef, params, rng_keys, rest = nnx.split(model, wrt, nnx.RngKey, ...)
+        penalty_keys = _reseed(rng_keys, keys.penalty)
+
+        def clean(params, x):
+            live = nnx.merge(graphdef, params, rng_keys, rest, copy=True)
+            fx = live(x)
+            return fx, nnx.split(live, wrt, nnx.RngKey, ...)[3]
+
+        def transformed(params, x, kept=None):
+            other = rest if kept is None else kept
+            return nnx.merge(graphdef, params, penalty_keys, other, copy=True)(x)
+
+        def update(grads, kept, key, tuner_state):
+            nnx.update(model, kept)
+            optimizer.update(model, grads)
+            new = nnx.split((model, optimizer))[1]
+            return state.replace(state=new, key=key, tuner_state=tuner_state)
+
+        return _common.Bound(
+            params=params,
+            clean=clean,
+            transformed=transformed,
+            count=optimizer.step.get_value(),
+            step=state.tuner_state.count,
+            update=update,
+            new_params=lambda new: nnx.state(model, wrt),  # `update` wrote into model
+        )

@@ -10,8 +10,6 @@ import jax.numpy as jnp
 import optax
 
 from symreg import _validation
-from symreg.actions import Symmetry
-from symreg.equivariance import Metric
 from symreg.regularizers._penalty import SymmetryPenalty
 
 _HINT = (
@@ -51,15 +49,11 @@ def _check_weight(weight: Any) -> None:
 def add_symmetry_penalty(
     apply_fn: Callable[[Any, Any], Any],
     *,
-    symmetry: Symmetry,
+    penalty: SymmetryPenalty | None = None,
     weight: float | jax.Array,
-    num_samples: int = 1,
-    metric: str | Callable | Metric = "sq",
-    penalty_batch_size: int | None = None,
-    method: str = "sampled",
-    chunk_size: int | None = None,
+    **removed: Any,
 ) -> optax.GradientTransformationExtraArgs:
-    """An optax transformation that adds β·∇P(θ) to the updates (P = `symmetry_penalty`).
+    """An optax transformation that adds β·∇P(θ) to the updates (P = the `penalty` spec).
 
     Chain it before the optimizer, on the gradients of the task loss alone:
     `optax.chain(add_symmetry_penalty(...), optax.adam(lr))`; the result equals the optimizer
@@ -71,27 +65,30 @@ def add_symmetry_penalty(
     Args:
       apply_fn: the model, `apply_fn(params, x)` on a batch; `params` are the parameters the
         optimizer sees.
-      symmetry, num_samples, metric, penalty_batch_size, method, chunk_size: as in
-        `symmetry_penalty`.
+      penalty: a `symreg.SymmetryPenalty` (required): the symmetry, samples, metric,
+        sub-batch, method and chunking of the penalty.
       weight: the initial β >= 0.
+      **removed: none; the former keywords (`symmetry=`, `num_samples=`, ...) raise a
+        TypeError saying what to pass instead.
 
     Returns:
       A `GradientTransformationExtraArgs` whose `update(updates, state, params, *, x, key)`
       needs params, x (leading axis B) and key; its state is a `SymmetryPenaltyState`.
 
     Raises:
-      TypeError: a bad `apply_fn`, `symmetry` or `weight` type.
-      ValueError: a negative or non-finite `weight`; the cases of `symmetry_penalty`; at
-        update time, missing params, x or key (with a hint).
+      TypeError: a bad `apply_fn` or `weight` type, `penalty` not a `SymmetryPenalty`, or a
+        removed keyword.
+      ValueError: a negative or non-finite `weight`; at update time, missing params, x or
+        key (with a hint), or x that does not fit the symmetry.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
       >>> import symreg
       >>> from symreg.actions import Regular
       >>> from symreg.groups import Cyclic
-      >>> sym = symreg.Symmetry(Cyclic(2), Regular())
+      >>> penalty = symreg.SymmetryPenalty(symreg.Symmetry(Cyclic(2), Regular()))
       >>> apply = lambda w, x: x @ w
-      >>> tx = symreg.regularizers.add_symmetry_penalty(apply, symmetry=sym, weight=0.5)
+      >>> tx = symreg.add_symmetry_penalty(apply, penalty=penalty, weight=0.5)
       >>> w = jnp.array([2.0, 2.0])   # swap invariant: P(w) = 0 and ∇P(w) = 0
       >>> state = tx.init(w)
       >>> x = jnp.array([[1.0, 3.0]])
@@ -100,8 +97,8 @@ def add_symmetry_penalty(
       ([1.0, 1.0], 0.0)
     """
     _validation.check_callable(apply_fn, "apply_fn")
+    _validation.check_penalty(penalty, SymmetryPenalty, removed, "add_symmetry_penalty")
     _check_weight(weight)
-    spec = SymmetryPenalty(symmetry, num_samples, metric, penalty_batch_size, method, chunk_size)
 
     def init(params):
         del params
@@ -110,12 +107,12 @@ def add_symmetry_penalty(
     def update(updates, state, params=None, *, x=None, key=None, **extra_args):
         del extra_args
         missing = [n for n, v in (("params", params), ("x", x)) if v is None]
-        if key is None and spec.method == "sampled":
+        if key is None and penalty.method == "sampled":
             missing.append("key")
         if missing:
             raise ValueError(f"add_symmetry_penalty.update is missing {missing}; {_HINT}")
-        penalty, grads = jax.value_and_grad(lambda p: spec(apply_fn, p, x, key))(params)
+        value, grads = jax.value_and_grad(lambda p: penalty(apply_fn, p, x, key))(params)
         new = jax.tree.map(lambda u, g: u + (state.weight * g).astype(u.dtype), updates, grads)
-        return new, SymmetryPenaltyState(state.weight, penalty.astype(jnp.float32))
+        return new, SymmetryPenaltyState(state.weight, value.astype(jnp.float32))
 
     return optax.GradientTransformationExtraArgs(init, update)

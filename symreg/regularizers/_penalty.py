@@ -11,9 +11,13 @@ import jax.numpy as jnp
 
 from symreg import _checks, _debug, _validation
 from symreg.actions import Symmetry
-from symreg.equivariance import Metric, get_metric
-from symreg.equivariance._lie import unchecked_lie_derivatives
-from symreg.equivariance._pairs import unchecked_pairwise_errors
+from symreg.equivariance import (
+    Metric,
+    get_metric,
+    lie_errors,
+    sampled_elements,
+    sampled_errors,
+)
 
 METHODS = ("sampled", "lie")
 _LIE_METRICS = ("sq", "l2")
@@ -40,7 +44,12 @@ class SymmetryPenalty:
     its gradient. With method "lie" it is the mean over generators A and examples of
     ‖L_A f(x_b)‖² (continuous groups; no sampling). B' = min(B, penalty_batch_size): the
     B' examples evenly spread over the batch (every (B // B')-th), an unbiased sub-batch when
-    batches are shuffled, and local to each device when the batch is sharded.
+    batches are shuffled, and local to each device when the batch is sharded. The errors
+    come from the kernels' pure cores (`symreg.equivariance.sampled_errors`, `lie_errors`),
+    which this class only reduces. Under `symreg.debug.checked` it checks that f(x) and every
+    (sample, example) error (or (generator, example) Lie error) are finite; messages name
+    the first non-finite example or pair, its group element and, when given, the training
+    step.
 
     Args:
       symmetry: the `Symmetry`.
@@ -50,10 +59,6 @@ class SymmetryPenalty:
       penalty_batch_size: B', or None for the whole batch.
       method: "sampled" or "lie".
       chunk_size: at most this many transformed inputs per call of `apply_fn` ("sampled").
-      debug: if True, add `checkify` checks that f(x), every (sample, example) error (or
-        (generator, example) Lie error) and the penalty are finite; messages name the first
-        non-finite pair, its group element and, when given, the training step
-        (`symreg.equivariance.equivariance_error` explains how the checks surface).
 
     Raises:
       TypeError: `symmetry` is not a Symmetry, or an argument has the wrong type.
@@ -74,7 +79,6 @@ class SymmetryPenalty:
     penalty_batch_size: int | None = None
     method: str = "sampled"
     chunk_size: int | None = None
-    debug: bool = False
 
     def __post_init__(self):
         if not isinstance(self.symmetry, Symmetry):
@@ -84,7 +88,6 @@ class SymmetryPenalty:
         _validation.positive_int(self.num_samples, "num_samples")
         _validation.optional_positive_int(self.penalty_batch_size, "penalty_batch_size")
         _validation.optional_positive_int(self.chunk_size, "chunk_size")
-        _debug.check_flag(self.debug)
         metric = get_metric(self.metric)
         if self.method == "lie":
             if metric.name not in _LIE_METRICS:
@@ -101,27 +104,33 @@ class SymmetryPenalty:
 
     def _sampled(self, apply_fn, params, x, fx, key, step=None) -> jax.Array:
         _validation.check_key(key)
-        b = _validation.batch_size(x, "x")
-        g = self.symmetry.transforms.sample(key, (self.num_samples, b))
-        errors = unchecked_pairwise_errors(
-            apply_fn, params, x, fx, g, self.symmetry, self.metric, False, self.chunk_size
+        errors = sampled_errors(
+            apply_fn,
+            params,
+            x,
+            key,
+            symmetry=self.symmetry,
+            num_samples=self.num_samples,
+            metric=self.metric,
+            chunk_size=self.chunk_size,
+            fx=fx,
         )
-        if self.debug:
+        if _debug.enabled():
+            b = _validation.batch_size(x, "x")
+            g = sampled_elements(self.symmetry, key, self.num_samples, b)
             what = "the symmetry penalty"
             _debug.check_pairs(errors, g, shared=False, what=what, step=step)
         return jnp.mean(errors)
 
     def _lie(self, apply_fn, params, x, step=None) -> tuple[Any, jax.Array]:
-        fx, d = unchecked_lie_derivatives(apply_fn, params, x, self.symmetry)
-        zero = jax.tree.map(jnp.zeros_like, d)
-        errors = jax.vmap(jax.vmap(self.metric))(d, zero)
-        if self.debug:
+        fx, errors = lie_errors(apply_fn, params, x, symmetry=self.symmetry, metric=self.metric)
+        if _debug.enabled():
             what = "the symmetry penalty (Lie derivative)"
             _debug.check_pairs(errors, None, shared=True, what=what, label="generator", step=step)
         return fx, jnp.mean(errors)
 
     def _check_outputs(self, fx: Any, step: Any) -> None:
-        if self.debug:
+        if _debug.enabled():
             _debug.check_finite_examples(fx, "the model output f(x)", step=step)
 
     def from_outputs(
@@ -135,7 +144,8 @@ class SymmetryPenalty:
           x: the batch, leading axis B.
           fx: f(x) for that batch, leading axis B (sliced to the sub-batch here).
           key: PRNG key for the group samples (unused by method "lie").
-          step: the training step, named in debug-mode messages (or None).
+          step: the training step, named in the messages of `symreg.debug.checked` (or
+            None).
 
         Returns:
           The penalty, a scalar. Method "lie" runs its own primal on the (sub-)batch.
@@ -184,16 +194,20 @@ def symmetry_penalty(
     penalty_batch_size: int | None = None,
     method: str = "sampled",
     chunk_size: int | None = None,
-    debug: bool = False,
 ) -> jax.Array:
     """Differentiable symmetry penalty: an estimate of the model equivariance error ED(f).
 
-    method="sampled": the mean of `symreg.equivariance_error` (same key, same draws), i.e.
-    (1/(S·B')) Σ_{s,b} m(f(ρ_in(g_sb) x_b), ρ_out(g_sb) f(x_b)) with g_sb ~ λ. With m = ‖·‖²
-    it is an unbiased estimate of ED_2(f) on the input law, and its gradient of ∇ED_2.
-    method="lie" (continuous groups): the mean of `symreg.lie_derivative_error`,
-    (1/(k·B')) Σ_{A,b} ‖L_A f(x_b)‖², deterministic (`key` is unused and may be None).
-    B' = min(B, penalty_batch_size) counts the first examples of x (a sub-batch).
+    method="sampled": (1/(S·B')) Σ_{s,b} m(f(ρ_in(g_sb) x_b), ρ_out(g_sb) f(x_b)) with
+    g_sb ~ λ. With m = ‖·‖² it is an unbiased estimate of ED_2(f) on the input law, and its
+    gradient of ∇ED_2. method="lie" (continuous groups): (1/(k·B')) Σ_{A,b} ‖L_A f(x_b)‖²,
+    deterministic (`key` is unused and may be None). B' = min(B, penalty_batch_size)
+    examples, every (B // B')-th of x. Both reduce the kernels' pure cores: on the whole
+    batch (no `penalty_batch_size`) the penalty is the mean of
+    `symreg.equivariance_error(..., key, num_samples=S, metric=metric, chunk_size=chunk_size)`
+    (same key, same elements), or of `symreg.lie_derivative_error`, up to float rounding.
+    It does not jit itself: jit the caller. Under `symreg.debug.checked` it checks that
+    f(x), every pair's error and the penalty are finite, naming the first non-finite
+    (sample, example) pair and its group element.
 
     Args:
       apply_fn: the model, `apply_fn(params, x)` on a batch.
@@ -206,10 +220,6 @@ def symmetry_penalty(
       penalty_batch_size: B', evaluate the penalty on B' examples only, every (B // B')-th.
       method: "sampled" or "lie".
       chunk_size: at most this many transformed inputs per call of `apply_fn`.
-      debug: if True (static), check with `checkify` that f(x), every pair's error and the
-        penalty are finite; the first failure raises `checkify.JaxRuntimeError` (a
-        ValueError) naming the (sample, example) pair and its group element. Inside the
-        caller's `jax.jit`, the caller functionalizes the checks (`checkify.checkify`).
 
     Returns:
       The penalty, a scalar.
@@ -232,21 +242,8 @@ def symmetry_penalty(
       2.5
     """
     _validation.check_callable(apply_fn, "apply_fn")
-    spec = SymmetryPenalty(
-        symmetry, num_samples, metric, penalty_batch_size, method, chunk_size, debug
-    )
-    if not spec.debug:
-        return _penalty_jit(apply_fn, params, x, key, spec=spec)
-    return _debug.run_checked(
-        _debug.Bound(_penalty_jit, apply_fn, (("spec", spec),)), params, x, key
-    )
-
-
-def _penalty(apply_fn, params, x, key, *, spec):
+    spec = SymmetryPenalty(symmetry, num_samples, metric, penalty_batch_size, method, chunk_size)
     penalty = spec(apply_fn, params, x, key)
-    if spec.debug:
+    if _debug.enabled():
         _debug.check_finite(penalty, "the symmetry penalty")
     return penalty
-
-
-_penalty_jit = _checks.jit_with_static_fn(_penalty, ("spec",))

@@ -95,7 +95,7 @@ def _check_concrete_error(model_error: Any) -> None:
     if math.isnan(value) or value < 0:
         raise ValueError(
             f"model_error must be a number >= 0 (an ED_2 estimate), got {value}; a NaN error "
-            "usually means a non-finite model output: rerun the step with debug=True"
+            "usually means a non-finite model output: rerun the step as symreg.debug.checked(step)"
         )
 
 
@@ -132,7 +132,7 @@ def dual_ascent(
       `update(state, model_error)` → the next state (model_error: a scalar ÊD_2). `update`
       raises ValueError for a concrete NaN or negative model_error; a traced NaN (inside
       `jax.jit`) cannot raise, so it leaves β unchanged rather than poisoning the state
-      (`make_train_step(debug=True)` reports it with the step). A state whose target is NaN
+      (`symreg.debug.checked(step)` reports it with the step). A state whose target is NaN
       keeps its weight (a constant weight, as `constant_weight`'s state): one controller
       then serves vmapped runs that mix constant weights and targets.
 
