@@ -8,7 +8,7 @@ on (`SYMREG_DOCS_EXECUTE=true`, which `make docs` sets), so the strict build in 
 converts them.
 
 When it runs them, every kernel is an IPython kernel of the interpreter running mkdocs (as in
-tests/test_notebooks.py), not whatever "python3" kernelspec the user's Jupyter paths hold: the
+tests/project/test_notebooks.py), not whatever "python3" kernelspec the user's Jupyter paths hold: the
 hook puts a kernelspec of `sys.executable` first on JUPYTER_PATH for the build.
 """
 

@@ -31,7 +31,7 @@ class SymmetryTrainState(train_state.TrainState):
     import it) saves and resumes it exactly, the resumed run bitwise equal to an uninterrupted
     one on the same device. Restore into a template built like the original (same `tx` and
     `tuner`, any seed); `CheckpointManager` commits each step by an atomic rename, so a save
-    killed halfway leaves the previous step the latest (tests/test_checkpoint.py)::
+    killed halfway leaves the previous step the latest (tests/flax/test_checkpoint.py)::
 
         import orbax.checkpoint as ocp
         manager = ocp.CheckpointManager("/path/to/checkpoints")

@@ -9,7 +9,7 @@ to change nothing too, but doubles the cost, so it is not part of the suite.) A 
 `MESH_RTOL`: this file, run as a script, is that run (it needs its own process, since the
 device count is fixed when JAX starts).
 
-    XLA_FLAGS=--xla_force_host_platform_device_count=8 python tests/test_determinism.py
+    XLA_FLAGS=--xla_force_host_platform_device_count=8 python tests/project/test_determinism.py
 """
 
 from __future__ import annotations

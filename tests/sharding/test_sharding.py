@@ -1,7 +1,7 @@
 """Tests of symreg.sharding and of the kernels, penalty and train step on a device mesh.
 
 The multi-device checks need 8 (simulated CPU) devices, but this pytest session's JAX is
-already initialized with one: tests/sharding_worker.py runs them in its own process with
+already initialized with one: tests/sharding/sharding_worker.py runs them in its own process with
 XLA_FLAGS=--xla_force_host_platform_device_count=8 and prints one JSON record per (check,
 mesh); the tests here assert on those records. The API tests run here, on one device.
 """

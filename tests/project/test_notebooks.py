@@ -24,7 +24,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager  # noqa: E40
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 from traitlets import default  # noqa: E402
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NAMES = ["01_quickstart", "02_data_symmetry", "03_tuning", "04_e3nn", "05_relaxed_layers"]
 #: Seconds any one cell may run before the execution fails (the whole budget is ~150 s).
 CELL_TIMEOUT = 240

@@ -1,6 +1,6 @@
-"""Multi-device checks, run in their own process by tests/test_sharding.py.
+"""Multi-device checks, run in their own process by tests/sharding/test_sharding.py.
 
-    XLA_FLAGS=--xla_force_host_platform_device_count=8 python tests/sharding_worker.py
+    XLA_FLAGS=--xla_force_host_platform_device_count=8 python tests/sharding/sharding_worker.py
 
 Each check runs a symreg computation once on one device and once on a mesh of 8 simulated CPU
 devices, (data=8) or (data=4, samples=2), with the batch split over "data" (and the group

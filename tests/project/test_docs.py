@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 #: The pages whose examples must run (pages by others may hold illustrative snippets).
 RUNNABLE = ("index.md", "concepts.md")

@@ -4,7 +4,7 @@ A `SymmetryTrainState` carries everything a run needs (parameters, optimizer sta
 tuner's state, the PRNG key, the step), so orbax's `StandardSave`/`StandardRestore` into a
 template built like the original resumes a run exactly: the resumed losses and weights equal
 the uninterrupted run's bitwise on CPU. A save killed halfway (SIGKILL during orbax's commit,
-in tests/checkpoint_worker.py) leaves the previous checkpoint the latest and loadable.
+in tests/flax/checkpoint_worker.py) leaves the previous checkpoint the latest and loadable.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from symreg.flax import NNXTrainState, calibrate, make_train_step
 from symreg.flax._calibrate import _fit_folds
 from symreg.groups import Symmetric
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
 import bench_calibrate  # noqa: E402

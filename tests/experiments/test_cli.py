@@ -249,7 +249,7 @@ def test_tradeoff_without_the_tasks_extra_says_how_to_install_it():
         "from symreg import cli\n"
         "sys.exit(cli.main(['tradeoff', '--quick']))\n"
     )
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),

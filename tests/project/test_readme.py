@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 #: Relative and absolute tolerances on each printed number.
 RTOL = 1e-2
 ATOL = 1e-6

@@ -1,6 +1,6 @@
-"""A process that dies while orbax saves a checkpoint; run by tests/test_checkpoint.py.
+"""A process that dies while orbax saves a checkpoint; run by tests/flax/test_checkpoint.py.
 
-    python tests/checkpoint_worker.py DIRECTORY
+    python tests/flax/checkpoint_worker.py DIRECTORY
 
 It saves step 1 of a `SymmetryTrainState` (a 16 MB parameter, a dual-ascent tuner state and
 a PRNG key) with an orbax `CheckpointManager` and waits for it, prints "SAVED 1", then starts
