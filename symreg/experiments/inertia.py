@@ -188,14 +188,8 @@ def run_seed(task: Task, config: InertiaConfig, n: int, seed: int) -> list[dict[
 
     Models of one architecture start from the same initialization. Each record has: model, n,
     seed, weight (β), excess (‖f − f*‖² on fresh inputs), model_ed2 (the trained model's ED₂
-    there), calibrate_s and seconds (calibration + training + scoring).
-
-    Examples:
-      >>> from symreg.experiments.inertia import InertiaConfig, run_seed
-      >>> from symreg.experiments.inertia_task import inertia_task
-      >>> cfg = InertiaConfig(steps=3, hidden=(4,), n_test=8)
-      >>> [r["model"] for r in run_seed(inertia_task(), cfg, 16, 0)][:3]
-      ['mlp', 'equivariant', 'pathway_fixed']
+    there), calibrate_s and seconds (calibration + training + scoring). `run_inertia` calls it
+    for every (N, seed); `tests/experiments/test_inertia.py` runs both end to end.
     """
     k_data, k_init, k_cal, k_train = jax.random.split(jax.random.key(seed), 4)
     sizes = Sizes(n_train=n, n_test=config.n_test, hidden=config.hidden, estimator_steps=0)

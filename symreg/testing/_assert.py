@@ -57,6 +57,13 @@ def _kernel_form(apply_fn, params, x, key) -> tuple[Any, Any, Any, Any]:
     return _Wrapped(fn), None, x, key
 
 
+def _compiled(fn):
+    """`fn` compiled for one check. `assert_equivariant` reads concrete values (it is a host-side
+    check, never traced), so it compiles its own kernel call: one XLA program instead of
+    op-by-op dispatch of every transformed forward pass."""
+    return jax.jit(fn)
+
+
 def assert_equivariant(
     apply_fn: Callable[..., Any],
     params: Any,
@@ -133,21 +140,19 @@ def assert_equivariant(
     if exact is None:
         exact = isinstance(t, AbstractFiniteGroup) and t.order <= 4096
     if exact and isinstance(t, AbstractFiniteGroup) and t.order <= MAX_ENUMERATION:
-        errors = lambda metric: exact_equivariance_error(
-            apply_fn, params, x, symmetry=symmetry, metric=metric
-        )
+        errors = lambda metric: _compiled(
+            lambda p, xx: exact_equivariance_error(
+                apply_fn, p, xx, symmetry=symmetry, metric=metric
+            )
+        )(params, x)
         elements = jax.jit(t.elements)  # made only to report a failure
     else:
-        errors = lambda metric: equivariance_error(
-            apply_fn,
-            params,
-            x,
-            key,
-            symmetry=symmetry,
-            num_samples=num_samples,
-            metric=metric,
-            share_elements=True,
-        )
+        errors = lambda metric: _compiled(
+            lambda p, xx, k: equivariance_error(
+                apply_fn, p, xx, k, symmetry=symmetry, num_samples=num_samples, metric=metric,
+                share_elements=True,
+            )
+        )(params, x, key)  # fmt: skip
         elements = jax.jit(lambda: symmetry.transforms.sample(key, (num_samples,)))
     err = np.asarray(errors(_METRIC))
     if np.all(err <= rtol):  # the fast path; NaN fails it

@@ -10,6 +10,9 @@ import pytest
 from symreg.actions._wigner import apply_wigner
 from symreg.groups import O3
 
+#: Compile-bound: many small programs compiled once each (tests/conftest.py, fast_compile).
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 #: float32 agreement with e3nn's Euler-angle construction at generic rotations (l <= 4).
 ATOL_F32 = 5e-5
 

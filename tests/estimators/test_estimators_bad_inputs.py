@@ -20,6 +20,9 @@ from symreg.actions import Permutation
 from symreg.estimators import LinearRegressor, estimate_data_error
 from symreg.groups import Symmetric
 
+#: Compile-bound: many small programs compiled once each (tests/conftest.py, fast_compile).
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 
 def data(n=64, *, bad_x=None, bad_y=None):
     x = jax.random.normal(jax.random.key(3), (n, 3))

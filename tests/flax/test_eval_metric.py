@@ -15,6 +15,9 @@ from symreg.actions import Permutation, Regular, Vector
 from symreg.flax import make_eval_metric, nnx_functional
 from symreg.groups import SO2, Cyclic, Symmetric
 
+#: Compile-bound: many small programs compiled once each (tests/conftest.py, fast_compile).
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 SETS = symreg.Symmetry(Symmetric(4), Permutation())
 PLANE = symreg.Symmetry(SO2(), Vector(), Vector())
 

@@ -20,6 +20,9 @@ from symreg.groups import SO2, Cyclic
 from symreg.regularizers import add_symmetry_penalty, regularized_loss, symmetry_penalty
 from symreg.tuning import dual_ascent
 
+#: Compile-bound: many small programs compiled once each (tests/conftest.py, fast_compile).
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 RTOL_F32 = 1e-5
 #: "Learns": the task loss must fall below this fraction of its first value.
 LEARNED_FRACTION = 0.3

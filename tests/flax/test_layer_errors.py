@@ -17,6 +17,9 @@ from symreg.flax import LayerErrors, layer_errors
 from symreg.groups import SO2, Symmetric
 from symreg.plot import layer_errors as plot_layer_errors
 
+#: Compile-bound: many small programs compiled once each (tests/conftest.py, fast_compile).
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 #: Relative ED₂ of an exactly equivariant intermediate in float32.
 EXACT_REL_F32 = 1e-5
 #: A non-equivariant intermediate must exceed this relative ED₂.

@@ -15,6 +15,9 @@ from symreg.actions import Vector
 from symreg.flax import NNXTrainState, SymmetryTrainState, make_train_step
 from symreg.groups import SO2
 
+#: Compile-bound: many small programs compiled once each (tests/conftest.py, fast_compile).
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 SYM = symreg.Symmetry(SO2(), Vector())
 MSE = lambda p, t: jnp.mean((p - t) ** 2)
 #: float32 agreement of two computations of the same update.

@@ -11,6 +11,9 @@ import symreg
 from symreg.actions import Permutation
 from symreg.groups import Cyclic, Symmetric, sample_pairs
 
+#: Compile-bound: many small programs compiled once each (tests/conftest.py, fast_compile).
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 #: Chi-square bound for 35 degrees of freedom (upper 1e-4 quantile is about 72.1).
 CHI2_35_BOUND = 72.1
 #: Chi-square bound for 5 degrees of freedom (upper 1e-4 quantile is about 25.7).

@@ -22,6 +22,9 @@ import symreg
 from symreg import groups as G
 from symreg.actions import Irreps, Permutation, Vector
 
+#: Compile-bound: many small programs compiled once each (tests/conftest.py, fast_compile).
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 #: Statistical assertions allow this many standard errors.
 NUM_SE = 4.0
 #: Required variance reduction (iid variance / stratified variance) at equal S.

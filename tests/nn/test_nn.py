@@ -16,6 +16,9 @@ from symreg.flax import nnx_functional
 from symreg.groups import SO2, SO3, Cyclic, Symmetric
 from symreg.nn import Relax, ResidualPathway, Symmetrize, free_path_penalty
 
+#: Compile-bound: many small programs compiled once each (tests/conftest.py, fast_compile).
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 #: Relative ED₂ (mean squared defect / mean squared output) of an exactly equivariant layer.
 EXACT_REL_F32 = 1e-5
 #: A broken (non-equivariant) layer must exceed this relative ED₂.

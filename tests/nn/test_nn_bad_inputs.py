@@ -12,6 +12,9 @@ from symreg.actions import Permutation, Regular, Vector
 from symreg.groups import O2, SO2, Cyclic, Dihedral, Symmetric
 from symreg.nn import ConvSpec, Relax, RelaxedGroupConv, ResidualPathway, Symmetrize
 
+#: Compile-bound: many small programs compiled once each (tests/conftest.py, fast_compile).
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 C4 = symreg.Symmetry(Cyclic(4), Regular(), Regular())
 PLANE = symreg.Symmetry(SO2(), Vector(), Vector())
 

@@ -15,6 +15,9 @@ from symreg.flax import nnx_functional
 from symreg.groups import Cyclic, Dihedral
 from symreg.nn import LinenRelaxedGroupConv, RegularImage, RelaxedGroupConv
 
+#: Compile-bound: many small programs compiled once each (tests/conftest.py, fast_compile).
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 #: Relative ED₂ (mean squared defect / mean squared output) of an exactly equivariant layer.
 EXACT_REL_F32 = 1e-5
 #: A relaxed layer (coefficient deviations of 0.3) must exceed this relative ED₂.

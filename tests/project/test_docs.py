@@ -22,10 +22,12 @@ TIMEOUT = 300
 FENCE = re.compile(r"^```python[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 PACKAGES = (
     "actions",
+    "debug",
     "equivariance",
     "estimators",
     "flax",
     "groups",
+    "nn",
     "plot",
     "regularizers",
     "sharding",

@@ -20,6 +20,9 @@ from symreg import actions as A
 from symreg import groups as G
 from symreg.regularizers import symmetry_penalty
 
+#: Compile-bound: many small programs compiled once each (tests/conftest.py, fast_compile).
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 
 def even_shifts(key, n):
     """A user set: the even rotations of Cyclic(6)."""

@@ -19,6 +19,9 @@ from symreg.regularizers import (
     symmetry_penalty,
 )
 
+#: Compile-bound: many small programs compiled once each (tests/conftest.py, fast_compile).
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 RTOL_F32 = 1e-5
 ATOL_F32 = 1e-6
 #: Statistical bound, in standard errors, for Monte Carlo (un)biasedness checks.
