@@ -25,6 +25,7 @@ PACKAGES = (
     "debug",
     "equivariance",
     "estimators",
+    "experiments",
     "flax",
     "groups",
     "nn",
