@@ -1,4 +1,5 @@
-"""Trace-time validation shared by the kernels (layer 3)."""
+"""Validation against a `Symmetry`, shared by the kernels (layer 3), the penalty and the Flax step:
+trace-time input checks, and the check of the `penalty=` argument."""
 
 from __future__ import annotations
 
@@ -126,3 +127,53 @@ def require_lie(symmetry: Symmetry, fn_name: str) -> AbstractLieGroup:
             f"{symmetry.transforms!r}, which has no generators; use exact_equivariance_error"
         )
     return g
+
+
+#: The penalty settings that moved into `symreg.SymmetryPenalty` (docs/architecture.md, One
+#: train step): the functions that take `penalty=` refuse them by name.
+PENALTY_SETTINGS = (
+    "symmetry",
+    "num_samples",
+    "metric",
+    "penalty_batch_size",
+    "method",
+    "chunk_size",
+)
+
+
+def check_penalty(penalty: Any, spec_type: type, removed: dict[str, Any], where: str) -> None:
+    """Raises `TypeError` unless `penalty` is a `spec_type` and `removed` is empty.
+
+    `penalty` defaults to None in the signatures only so that this message, not Python's
+    missing-argument one, answers a call in the old style. `removed` holds the keyword
+    arguments `where` no longer takes: the settings now in the penalty spec, and `debug` (now
+    `symreg.debug.checked`); any other name is Python's usual unexpected-keyword error.
+    `spec_type` is `symreg.SymmetryPenalty`, passed in by its callers (layers 5 and 7) because
+    this ground floor sits below it.
+    """
+    hint = "penalty=symreg.SymmetryPenalty(symmetry, num_samples=..., ...)"
+    for name in removed:
+        if name == "debug":
+            raise TypeError(
+                f"{where} takes no debug argument: run the caller under "
+                "symreg.debug.checked(fn) to check for non-finite values"
+            )
+        if name not in PENALTY_SETTINGS:
+            raise TypeError(f"{where} got an unexpected keyword argument {name!r}")
+    if removed:
+        raise TypeError(
+            f"{where} takes the penalty settings as one spec, {hint}, not as keyword "
+            f"arguments (got {', '.join(f'{k}=' for k in removed)})"
+        )
+    if penalty is None:
+        raise TypeError(f"{where} needs the penalty spec: {hint}")
+    if not isinstance(penalty, spec_type):
+        if isinstance(penalty, Symmetry):
+            raise TypeError(
+                "penalty must be a symreg.SymmetryPenalty, got a Symmetry: wrap it, "
+                "penalty=symreg.SymmetryPenalty(symmetry)"
+            )
+        raise TypeError(
+            f"penalty must be a symreg.SymmetryPenalty ({hint}), got {penalty!r} of type "
+            f"{type(penalty).__name__}"
+        )

@@ -182,7 +182,7 @@ def make_train_step(
       1
     """
     _validation.check_callable(loss_fn, "loss_fn")
-    _validation.check_penalty(penalty, SymmetryPenalty, removed, "make_train_step")
+    _checks.check_penalty(penalty, SymmetryPenalty, removed, "make_train_step")
     adapter = _framework(framework, apply_kwargs, rng_streams)
     every, warmup = _counts(penalty_every, warmup_steps)
     config = _Config(loss_fn, penalty, adapter, every, warmup)

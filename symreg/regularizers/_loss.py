@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from symreg import _debug, _validation
+from symreg import _checks, _debug, _validation
 from symreg.regularizers._penalty import SymmetryPenalty
 
 
@@ -74,7 +74,7 @@ def regularized_loss(
     """
     _validation.check_callable(loss_fn, "loss_fn")
     _validation.check_callable(apply_fn, "apply_fn")
-    _validation.check_penalty(penalty, SymmetryPenalty, removed, "regularized_loss")
+    _checks.check_penalty(penalty, SymmetryPenalty, removed, "regularized_loss")
 
     def objective(params, x, y, key, weight):
         _check_weight(weight)

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from symreg import _validation
+from symreg import _checks, _validation
 from symreg.regularizers._penalty import SymmetryPenalty
 
 _HINT = (
@@ -97,7 +97,7 @@ def add_symmetry_penalty(
       ([1.0, 1.0], 0.0)
     """
     _validation.check_callable(apply_fn, "apply_fn")
-    _validation.check_penalty(penalty, SymmetryPenalty, removed, "add_symmetry_penalty")
+    _checks.check_penalty(penalty, SymmetryPenalty, removed, "add_symmetry_penalty")
     _check_weight(weight)
 
     def init(params):

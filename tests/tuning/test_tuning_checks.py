@@ -37,7 +37,7 @@ import symreg
 from symreg import theory, tuning
 from symreg.actions import Regular, Trivial, Vector
 from symreg.estimators import LinearRegressor, estimate_data_error
-from symreg.experiments.config import TradeoffConfig
+from symreg.experiments.config import QUICK
 from symreg.experiments.tasks import NormalInputs, SyntheticTask
 from symreg.experiments.tradeoff import run_task
 from symreg.groups import SO2, Cyclic
@@ -156,23 +156,9 @@ def test_linear_gaussian_check_fails_plausible_wrong_rules(linear_runs):
 # --- 2. nonlinear: an MLP, SO(2) ------------------------------------------------------------
 
 LEVELS = (0.0, 0.05, 0.1)
-NONLINEAR = TradeoffConfig(
-    mode="test",
-    n_train=512,
-    n_test=2048,
-    digits_n_train=0,
-    seeds=2,
-    hidden=(32, 32),
-    steps=300,
-    learning_rate=1e-2,
-    penalty_samples=1,
-    grid=tuple(float(w) for w in np.geomspace(0.01, 10.0, 7)),
-    measure_samples=8,
-    symmetrize_samples=16,
-    estimator_steps=300,
-    folds=4,
-)
-NONLINEAR = dataclasses.replace(NONLINEAR, seeds=4)  # 2 data sets left the ratio to chance
+#: The main job's quick settings, on 4 data sets (2 left the ratio to chance), no digits, and a
+#: shorter estimator fit.
+NONLINEAR = dataclasses.replace(QUICK, mode="test", digits_n_train=0, seeds=4, estimator_steps=300)
 #: A dual-ascent weight at or below this has let its constraint go slack (its floor is 1e-4).
 SLACK_WEIGHT = 1e-3
 
