@@ -23,8 +23,6 @@ TASKS: dict[str, Callable[[], Task]] = {
     "cloud3d": cloud3d_task,
     "digits": DigitsTask,
 }
-#: The synthetic tasks (the acceptance applies to these; digits is reported).
-SYNTHETIC = ("sets", "cloud2d", "cloud3d")
 #: Steps of `run_task`, for the progress bar.
 _STAGES = ("data", "calibrate", "validation grid", "train", "evaluate")
 
