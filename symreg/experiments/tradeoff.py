@@ -105,7 +105,7 @@ def _context(task: Task, config: TradeoffConfig, key: jax.Array) -> _Context:
     p0 = _init(model, jax.random.split(k_init, config.seeds), x0)
     step = make_train_step(
         squared_error,
-        penalty=symreg.SymmetryPenalty(task.symmetry, num_samples=config.penalty_samples),
+        penalty=config.penalty(task.symmetry),
         warmup_steps=max(int(config.warmup * config.steps), 1),
     )  # fmt: skip
     return _Context(task, config, model, data, p0, k_run, step, sizes)

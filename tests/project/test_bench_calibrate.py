@@ -30,12 +30,15 @@ SYM = symreg.Symmetry(Symmetric(3), Permutation())
 
 def test_record_has_every_piece_and_its_cost():
     small = dataclasses.replace(QUICK, n_train=96, n_test=64, steps=20, hidden=(8,))
-    r = bench_calibrate.one("cloud2d", 0, small)
+    r = bench_calibrate.one("cloud2d", 0, small, rounds=2)
     pieces = {"plain", "calibrate", "tuned", "validation_grid"}
     assert set(r["seconds"]) == set(r["seconds_cold"]) == pieces
     assert all(t > 0 for t in r["seconds"].values())
     assert set(r["excess"]) == {"plain", "tuned", "validation_grid"}
     assert r["weight"] > 0 and r["tuned_cost_over_validation"] > 0
+    ratios = r["ratio_to_plain"]
+    assert ratios["calibrate_plus_tuned"] == ratios["calibrate"] + ratios["tuned"]
+    assert r["rounds"] == 2 and r["penalty_batch_size"] is None
 
 
 TX = optax.sgd(0.1)  # one optimizer object: the compiled fold program is keyed on it
