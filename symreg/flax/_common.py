@@ -81,14 +81,24 @@ def stream_keys(key: jax.Array, names: tuple[str, ...]) -> dict[str, jax.Array]:
     return {name: jax.random.fold_in(key, i) for i, name in enumerate(names)}
 
 
-def as_controller(tuner: Any) -> WeightController:
-    """A `WeightController`, or a number β >= 0 turned into `constant_weight(β)`."""
+#: The controller of every number given as a tuner: it only counts steps, and the number is
+#: the weight in its state. One shared object, so that states with different constant weights
+#: share one compiled step (the controller is a static field of a train state).
+FIXED = constant_weight(0.0)
+
+
+def as_controller(tuner: Any) -> tuple[WeightController, DualAscentState]:
+    """(controller, its initial state) for a `WeightController` or a constant weight β >= 0.
+
+    A number (or a concrete scalar array, e.g. a rule's β̂) gives the shared `FIXED` controller
+    with β in its state: a state made with another β runs the same compiled step.
+    """
     if isinstance(tuner, WeightController):
-        return tuner
-    if isinstance(tuner, (int, float)) and not isinstance(tuner, bool):
-        return constant_weight(float(tuner))
-    if isinstance(tuner, (jax.Array, np.ndarray)) and np.shape(tuner) == ():
-        return constant_weight(tuner)  # a concrete scalar array, e.g. a rule's β̂
+        return tuner, tuner.init()
+    number = isinstance(tuner, (int, float)) and not isinstance(tuner, bool)
+    if number or (isinstance(tuner, (jax.Array, np.ndarray)) and np.shape(tuner) == ()):
+        init = constant_weight(tuner).init()  # validates β >= 0 and finite
+        return FIXED, init
     raise TypeError(
         "tuner must be a symreg.tuning.WeightController (e.g. dual_ascent(...)) or a number "
         f"(a constant weight), got {tuner!r} of type {type(tuner).__name__}"

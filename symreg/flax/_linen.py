@@ -66,7 +66,9 @@ class SymmetryTrainState(train_state.TrainState):
           params: the "params" collection.
           tx: the optax optimizer.
           tuner: a `WeightController` (e.g. `symreg.tuning.dual_ascent(...)`) or a number β
-            (a constant weight); the default 0 measures the penalty without applying it.
+            (a constant weight); the default 0 measures the penalty without applying it. Every
+            number shares one constant-weight controller, with β in `tuner_state.weight`, so
+            states made with different numbers run the same compiled step.
           key: a PRNG key.
           batch_stats: the "batch_stats" collection, if the model has BatchNorm.
           **kwargs: further fields of a subclass.
@@ -80,14 +82,14 @@ class SymmetryTrainState(train_state.TrainState):
         _validation.check_callable(apply_fn, "apply_fn")
         _check_params(params)
         _validation.check_key(key)
-        tuner = _common.as_controller(tuner)
+        tuner, tuner_state = _common.as_controller(tuner)
         _common.check_optimizer(tx)
         return super().create(
             apply_fn=apply_fn,
             params=params,
             tx=tx,
             tuner=tuner,
-            tuner_state=tuner.init(),
+            tuner_state=tuner_state,
             key=key,
             batch_stats=batch_stats,
             **kwargs,

@@ -56,7 +56,8 @@ class NNXTrainState(struct.PyTreeNode):
           model: an `nnx.Module` (its train/eval mode is used as set: call `model.train()`).
           tx: the optax optimizer.
           tuner: a `WeightController` or a number β (a constant weight); the default 0
-            measures the penalty without applying it.
+            measures the penalty without applying it. Every number shares one constant-weight
+            controller (β in `tuner_state.weight`): one compiled step serves every β.
           key: a PRNG key.
           wrt: the filter of the trained variables.
 
@@ -68,10 +69,10 @@ class NNXTrainState(struct.PyTreeNode):
                 f"model must be a flax.nnx.Module, got {model!r} of type {type(model).__name__}"
             )
         _validation.check_key(key)
-        tuner = _common.as_controller(tuner)
+        tuner, tuner_state = _common.as_controller(tuner)
         _common.check_optimizer(tx)
         graphdef, state = nnx.split((model, nnx.Optimizer(model, tx, wrt=wrt)))
-        return cls(graphdef, state, tuner, tuner.init(), key)
+        return cls(graphdef, state, tuner, tuner_state, key)
 
     def merge(self) -> tuple[Any, nnx.Optimizer]:
         """The live `(model, optimizer)`."""

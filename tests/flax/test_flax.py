@@ -183,6 +183,29 @@ def test_linen_lie_step_metric_is_the_penalty():
 KEY0 = jax.random.key(0)
 
 
+def test_constant_weights_share_one_compiled_step():
+    x, y = cyclic_task(16)
+    counted = chex.assert_max_traces(
+        make_train_step(mse, penalty=symreg.SymmetryPenalty(CYCLIC), apply_kwargs={"train": True}),
+        n=1,
+    )
+    step = jax.jit(counted)
+    linen = [linen_state(LINEN_NET, x, tuner=b) for b in (0.5, 2.0, jnp.float32(0.25))]
+    assert len({id(st.tuner) for st in linen}) == 1  # one static controller
+    out = [step(st, x, y)[1] for st in linen]  # a second trace would raise
+    assert [float(m["weight"]) for m in out] == [0.5, 2.0, 0.25]
+    totals = [float(m["task_loss"] + m["weight"] * m["equivariance_error"]) for m in out]
+    assert [float(m["loss"]) for m in out] == pytest.approx(totals, rel=1e-6)
+    nnx_states = [
+        NNXTrainState.create(nnx.Linear(8, 1, rngs=nnx.Rngs(0)), TX, tuner=b, key=jax.random.key(1))
+        for b in (0.5, 2.0)
+    ]  # fmt: skip
+    assert nnx_states[0].tuner is nnx_states[1].tuner
+    assert [float(st.tuner_state.weight) for st in nnx_states] == [0.5, 2.0]
+    with pytest.raises(ValueError, match="weight"):
+        linen_state(LINEN_NET, x, tuner=-1.0)
+
+
 def test_step_rejects_other_states():
     step = make_train_step(mse, penalty=symreg.SymmetryPenalty(CYCLIC))
     with pytest.raises(TypeError, match="SymmetryTrainState"):
