@@ -48,7 +48,7 @@ def oracle_eta(task) -> float:
     return task.oracle_eta(x, jax.random.key(98), num_samples=16)
 
 
-def _calibrate(task, sizes, x, y, seed, config, fold_inits):
+def _calibrate(task, sizes, x, y, seed, config, fold_inits, num_samples=None):
     model = task.model(sizes)
     state = SymmetryTrainState.create(
         apply_fn=VariablesApply(model), params=model.init(jax.random.key(seed), x),
@@ -57,7 +57,7 @@ def _calibrate(task, sizes, x, y, seed, config, fold_inits):
     )  # fmt: skip
     cal = calibrate(
         state, squared_error, x, y, symmetry=task.symmetry, key=jax.random.key(11 + seed),
-        steps=config.steps, folds=config.folds, num_samples=None, fold_inits=fold_inits,
+        steps=config.steps, folds=config.folds, num_samples=num_samples, fold_inits=fold_inits,
     )  # fmt: skip
     return cal.estimate
 
