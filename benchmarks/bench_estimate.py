@@ -11,7 +11,14 @@ per task, estimator and seed, with the data of `bench_calibrate.py`
   (`fold_inits="shared"`, the rule before fold initializations were shuffled);
 - crossfit: `symreg.estimators.estimate_data_error` with the job's options
   (`task.estimator_options`: crossfit, `MLPRegressor(32, 32)`, QUICK.estimator_steps, the
-  same folds).
+  same folds);
+- oracle-fits: the same statistic (`symreg.estimators.fold_statistics`, QUICK.folds random
+  folds) with every fit replaced by the noise-free f*: the floor of the estimator family at
+  this N, whatever the fits.
+
+Per task it also reports the semiparametric floor sd(φ)/√N/η of the efficient influence
+function φ(x, y) = 2·mean_g‖Pf*(ρ_in(g)x)‖² + 4⟨y − f*(x), Pf*(x)⟩ (P = 1 − Q, Q from 256
+stratified elements or the whole finite group; the noise is Gaussian of the task's σ).
 
 The oracle η₂ is the task's `oracle_eta` (ED_2 of the known f*) on 16384 fresh inputs with 16
 group elements each, a population value (its own s.e. is under 1% of η).
@@ -32,20 +39,53 @@ import jax
 import numpy as np
 from _harness import emit, environment, log, parser
 
-from symreg.estimators import estimate_data_error
+import jax.numpy as jnp
+
+import symreg
+from symreg.estimators import estimate_data_error, fold_statistics
 from symreg.experiments import QUICK
 from symreg.experiments.synthetic import cloud2d_task, cloud3d_task, sets_task
 from symreg.experiments.training import VariablesApply, controller, optimizer, squared_error
 from symreg.flax import SymmetryTrainState, calibrate
 
 TASKS = {"sets": sets_task, "cloud2d": cloud2d_task, "cloud3d": cloud3d_task}
-ESTIMATORS = ("calibrate", "calibrate-shared", "crossfit")
+ESTIMATORS = ("calibrate", "calibrate-shared", "crossfit", "oracle-fits")
 
 
 def oracle_eta(task) -> float:
     """η₂ = ED_2(f*) on 16384 fresh inputs (16 elements each): the population value."""
     x = task.sample_inputs(jax.random.key(99), 16384)
     return task.oracle_eta(x, jax.random.key(98), num_samples=16)
+
+
+def influence_floor(task, eta: float, n: int) -> float:
+    """sd(φ)/√N/η for the efficient influence function φ of η₂ (see the module docstring)."""
+    x = task.sample_inputs(jax.random.key(97), 4096)
+    sym = task.symmetry
+    f = lambda params, xb: task.target(xb)
+    if isinstance(sym.transforms, symreg.groups.AbstractFiniteGroup):
+        qf = symreg.symmetrize(f, symmetry=sym)
+    else:
+        qf = symreg.symmetrize(
+            f, symmetry=sym, num_samples=256, key=jax.random.key(96), sampling="stratified"
+        )
+    pf = lambda xb: (f(None, xb) - qf(None, xb)).reshape(jax.tree.leaves(xb)[0].shape[0], -1)
+    g = sym.transforms.sample(jax.random.key(95), (16, 4096), sampling="stratified")
+    moved = jax.vmap(lambda gs: jax.vmap(sym.act_input)(gs, x))(g)
+    orbit = jnp.mean(jnp.stack([jnp.sum(pf(m) ** 2, -1) for m in moved]), 0)
+    noise = task.noise**2 * jnp.sum(pf(x) ** 2, -1)  # Var(4<e, Pf*>) = 16 σ² ‖Pf*‖²
+    var = jnp.var(2 * orbit) + 16 * jnp.mean(noise)
+    return float(jnp.sqrt(var / n) / eta)
+
+
+def _oracle_fits(task, x, y, seed, config):
+    n = x.shape[0]
+    fold = np.asarray(jax.random.permutation(jax.random.key(11 + seed), n)) % config.folds
+    predict = lambda xb: jnp.stack([task.target(xb)] * config.folds)
+    stats = fold_statistics(
+        predict, x, y, fold, jax.random.key(13 + seed), symmetry=task.symmetry
+    )
+    return stats.estimate
 
 
 def _calibrate(task, sizes, x, y, seed, config, fold_inits, num_samples=None):
@@ -76,6 +116,8 @@ def estimate(name: str, task, estimator: str, seed: int, config=QUICK):
             x, y, symmetry=task.symmetry, key=jax.random.key(11 + seed),
             **task.estimator_options(sizes),
         )  # fmt: skip
+    if estimator == "oracle-fits":
+        return _oracle_fits(task, x, y, seed, config)
     raise ValueError(f"unknown estimator {estimator!r}; one of {ESTIMATORS}")
 
 
@@ -124,6 +166,9 @@ def main():
     for name in args.tasks.split(","):
         task = TASKS[name]()
         eta = oracle_eta(task)
+        floor = influence_floor(task, eta, QUICK.n_train)
+        emit({"bench": "estimate-floor", "task": name, "eta_oracle": eta, "floor_over_eta": floor})
+        log(f"{name}: η₂ = {eta:.4f}, semiparametric floor sd(φ)/√N = {floor:.3f}η")
         for estimator in args.estimators.split(","):
             log(f"estimate: {name} {estimator} ({seeds} seeds)")
             for seed in range(seeds):
