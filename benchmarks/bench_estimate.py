@@ -36,10 +36,9 @@ import statistics
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from _harness import emit, environment, log, parser
-
-import jax.numpy as jnp
 
 import symreg
 from symreg.estimators import estimate_data_error, fold_statistics
@@ -82,9 +81,7 @@ def _oracle_fits(task, x, y, seed, config):
     n = x.shape[0]
     fold = np.asarray(jax.random.permutation(jax.random.key(11 + seed), n)) % config.folds
     predict = lambda xb: jnp.stack([task.target(xb)] * config.folds)
-    stats = fold_statistics(
-        predict, x, y, fold, jax.random.key(13 + seed), symmetry=task.symmetry
-    )
+    stats = fold_statistics(predict, x, y, fold, jax.random.key(13 + seed), symmetry=task.symmetry)
     return stats.estimate
 
 
