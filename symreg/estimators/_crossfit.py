@@ -86,9 +86,12 @@ def crossfit(
     that shrink the non-equivariant part make it biased low).
 
     Assumes: i.i.d. examples from a λ-invariant input law, λ a group's Haar (uniform)
-    measure and ρ_out orthogonal (Q is then an orthogonal projection). Elements: all of a
-    finite group of order <= 64, else S = `num_samples` (default 4) draws per example. s.e.:
-    the pair-matrix rule of `fold_statistics`, which includes the fits' noise.
+    measure and ρ_out orthogonal (Q is then an orthogonal projection); fits of different
+    folds independent (each `regressor.fit` call gets its own key, so its own initialization).
+    Elements: all of a finite group of order <= 64, else S = `num_samples` (default 4) per
+    example, a stratified set where the group has a stratified sampler. s.e.: the rule of
+    `fold_statistics` (evaluation noise given the fits, plus the pair means' U-statistic
+    variance), which includes the fits' noise.
     """
     check_data(x, y, symmetry, min_n=6)
     fold, reason, predictors, k_g = fold_fits(x, y, key=key, regressor=regressor, folds=folds)

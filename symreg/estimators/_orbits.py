@@ -16,7 +16,7 @@ import numpy as np
 from symreg import _validation
 from symreg.actions import Symmetry
 from symreg.estimators._data import Layout
-from symreg.groups import AbstractFiniteGroup
+from symreg.groups import AbstractFiniteGroup, AbstractStratifiedSampler
 
 #: Finite groups up to this order are enumerated (exact average over g) by default.
 MAX_EXACT_ORDER = 64
@@ -28,9 +28,13 @@ def enumerable(symmetry: Symmetry, max_order: int = MAX_EXACT_ORDER) -> bool:
     return isinstance(t, AbstractFiniteGroup) and t.order <= max_order
 
 
-@functools.partial(jax.jit, static_argnames=("transforms", "shape"))
-def _sample(transforms: Any, key: jax.Array, shape: tuple[int, ...]) -> Any:
-    return transforms.sample(key, shape)
+@functools.partial(jax.jit, static_argnames=("transforms", "shape", "sampling"))
+def _sample(transforms: Any, key: jax.Array, shape: tuple[int, ...], sampling: str = "iid") -> Any:
+    if sampling == "iid":
+        return transforms.sample(key, shape)
+    # stratified over S: draw (S, N) and move S behind N
+    g = transforms.sample(key, (shape[1], shape[0]), sampling="stratified")
+    return jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), g)
 
 
 def element_grid(
@@ -41,12 +45,16 @@ def element_grid(
     *,
     default: int,
     max_exact: int = MAX_EXACT_ORDER,
+    stratified: bool = False,
 ) -> tuple[Any, bool]:
     """Elements with leading axes (N, S), and whether they enumerate the whole (finite) group.
 
     `num_samples=None` enumerates a finite group of order <= `max_exact` (S = G, the same
-    elements for every example) and otherwise draws S = `default` i.i.d. elements per
-    example from λ; an int S always draws S per example.
+    elements for every example) and otherwise draws S = `default` elements per example from
+    λ; an int S always draws S per example. The S elements of an example are i.i.d., or with
+    `stratified` (for a set with a stratified sampler, `symreg.groups.AbstractStratifiedSampler`)
+    one well-spread set: each element still λ-distributed, so a mean over them of a function
+    of one element stays unbiased, with less variance.
     """
     num_samples = _validation.optional_positive_int(num_samples, "num_samples")
     if num_samples is None and enumerable(symmetry, max_exact):
@@ -54,7 +62,8 @@ def element_grid(
         grid = jax.tree.map(lambda a: jnp.broadcast_to(a, (n,) + a.shape), elements)
         return grid, True
     s = default if num_samples is None else num_samples
-    return _sample(symmetry.transforms, key, (n, s)), False
+    spread = stratified and isinstance(symmetry.transforms, AbstractStratifiedSampler)
+    return _sample(symmetry.transforms, key, (n, s), "stratified" if spread else "iid"), False
 
 
 @functools.partial(jax.jit, static_argnames=("symmetry",))

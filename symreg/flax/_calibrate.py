@@ -110,15 +110,46 @@ def _functional(state: Any, apply_kwargs: Mapping[str, Any]):
     )
 
 
+#: How the K fold models are initialized (`calibrate(fold_inits=...)`).
+FOLD_INITS = ("shuffle", "shared")
+
+
+@functools.partial(jax.jit, static_argnames=("folds",))
+def _shuffled(params, key, *, folds):
+    """K copies of `params`, each array's entries permuted at random (per copy and array).
+
+    For an array whose entries are drawn i.i.d. (normal, uniform, variance scaling, zeros,
+    ones: every standard initializer), a permutation of its entries is another draw from the
+    same distribution, so the K copies are K initializations of the model.
+    """
+    leaves, treedef = jax.tree.flatten(params)
+    out = []
+    for leaf, k in zip(leaves, jax.random.split(key, max(len(leaves), 1)), strict=False):
+        flat = jnp.ravel(leaf)
+        perms = jax.vmap(lambda kk, m=flat.size: jax.random.permutation(kk, m))(
+            jax.random.split(k, folds)
+        )
+        out.append(flat[perms].reshape((folds, *jnp.shape(leaf))))
+    return jax.tree.unflatten(treedef, out)
+
+
+def _fold_inits(params, key, folds: int, how: str):
+    """The K fold models' initial parameters, leading axis K."""
+    if how == "shuffle":
+        return _shuffled(params, key, folds=folds)
+    return jax.tree.map(lambda a: jnp.broadcast_to(a, (folds, *jnp.shape(a))), params)
+
+
 @functools.partial(jax.jit, static_argnames=("apply", "tx", "loss_fn", "steps", "batch_size"))
 def _fit_folds(params, aux, x, y, idx, keys, *, apply, tx, loss_fn, steps, batch_size):
-    """Trains one copy of the model per row of `idx` (K, m), all folds vmapped; params (K, ...).
+    """Trains one model per row of `idx` (K, m) from its own row of `params` (K, ...), all
+    folds vmapped; returns params (K, ...).
 
     Compiled once per (model structure, optimizer object, loss function, sizes): calibrating
     again with the same objects reuses it.
     """
 
-    def one(rows, key):
+    def one(p0, rows, key):
         def step(carry, t):
             p, opt_state = carry
             take = rows
@@ -131,9 +162,9 @@ def _fit_folds(params, aux, x, y, idx, keys, *, apply, tx, loss_fn, steps, batch
             updates, opt_state = tx.update(grads, opt_state, p)
             return (jax.tree.map(lambda a, u: a + u, p, updates), opt_state), None
 
-        return jax.lax.scan(step, (params, tx.init(params)), jnp.arange(steps))[0][0]
+        return jax.lax.scan(step, (p0, tx.init(p0)), jnp.arange(steps))[0][0]
 
-    return jax.vmap(one)(idx, keys)
+    return jax.vmap(one)(params, idx, keys)
 
 
 @functools.partial(jax.jit, static_argnames=("apply",))
@@ -174,14 +205,19 @@ def calibrate(
     folds: int = 4,
     num_samples: int | None = None,
     apply_kwargs: Mapping[str, Any] | None = None,
+    fold_inits: str = "shuffle",
 ) -> Calibration:
     """Trains the user's model on K disjoint folds and sets the penalty weight and target.
 
     The data are split at random into K = `folds` folds of N // K examples (the N mod K left
-    over are only evaluation points). One copy of the state's model, from the state's initial
-    parameters and with its optimizer, is trained without the penalty on each fold for `steps`
-    steps (full batch, or `batch_size` examples drawn per step), all K in one vmapped,
-    compiled call. From these fits (`symreg.estimators.fold_statistics`):
+    over are only evaluation points). One copy of the state's model, with its optimizer, is
+    trained without the penalty on each fold for `steps` steps (full batch, or `batch_size`
+    examples drawn per step), all K in one vmapped, compiled call. Each copy starts from its
+    own initialization (`fold_inits="shuffle"`): the state's parameters with the entries of
+    every array permuted at random, per copy. The estimate assumes independent fits; fits
+    from one shared initialization all keep part of its symmetry-breaking function, which
+    biases η̂ low (on the job's O(3) task, to 0.4η). From these fits
+    (`symreg.estimators.fold_statistics`):
 
     - η̂: the debiased cross-fit estimate of the data error η₂ (products only at examples that
       neither fit of a pair saw; mean η₂ − 2‖a − ā‖², second order in the fits' bias);
@@ -210,6 +246,14 @@ def calibrate(
       num_samples: group elements per example for the statistics; None enumerates a finite
         group of order <= 64 and otherwise draws 4.
       apply_kwargs: linen only, keyword arguments of `apply` (e.g. {"train": False}).
+      fold_inits: "shuffle" (default): fold model k starts from the state's parameters with
+        each array's entries randomly permuted. This assumes every parameter array was drawn
+        with i.i.d. entries (normal, uniform, variance scaling, zeros, ones: the standard
+        initializers), so that a permutation is another draw of the initialization. "shared":
+        every fold model starts from the state's parameters; use it when the initialization
+        is structured (orthogonal matrices, a pretrained checkpoint) and permuting entries
+        would break it. η̂ then assumes that the fits share little of the initialization's
+        non-equivariant part.
 
     Returns:
       A `Calibration`; `.weight` and `.target` are Python floats that
@@ -217,8 +261,8 @@ def calibrate(
 
     Raises:
       TypeError: a bad `state`, `loss_fn` or `key`.
-      ValueError: mismatched N, N < 2·folds, folds < 3, a bad `steps` or `batch_size`, a linen
-        state with batch_stats, data that does not fit the symmetry.
+      ValueError: mismatched N, N < 2·folds, folds < 3, a bad `steps`, `batch_size` or
+        `fold_inits`, a linen state with batch_stats, data that does not fit the symmetry.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -243,14 +287,17 @@ def calibrate(
     if not isinstance(symmetry, Symmetry):
         raise TypeError(f"symmetry must be a symreg.Symmetry, got {type(symmetry).__name__}")
     n, m, batch_size = _check_sizes(x, y, folds, batch_size)
+    if fold_inits not in FOLD_INITS:
+        raise ValueError(f"fold_inits must be one of {FOLD_INITS}, got {fold_inits!r}")
     apply, params0, aux, tx = _functional(state, apply_kwargs or {})
     k_fold, k_fit, k_g = jax.random.split(key, 3)
     perm = np.asarray(jax.random.permutation(k_fold, n))
     idx = perm[: folds * m].reshape(folds, m)
     fold = np.full(n, -1, np.int64)
     fold[idx] = np.arange(folds)[:, None]
+    inits = _fold_inits(params0, jax.random.fold_in(key, 3), folds, fold_inits)
     params = _fit_folds(
-        params0, aux, x, y, jnp.asarray(idx), jax.random.split(k_fit, folds), apply=apply, tx=tx,
+        inits, aux, x, y, jnp.asarray(idx), jax.random.split(k_fit, folds), apply=apply, tx=tx,
         loss_fn=loss_fn, steps=steps, batch_size=batch_size,
     )  # fmt: skip
     stats = fold_statistics(

@@ -163,6 +163,7 @@ def test_nan_target_keeps_the_weight():
         ({"key": 3}, TypeError, "key"),
         ({"symmetry": "perm"}, TypeError, "symmetry"),
         ({"apply_kwargs": {"train": False}}, ValueError, "apply_kwargs is for linen"),
+        ({"fold_inits": "fresh"}, ValueError, "fold_inits must be one of"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):
@@ -186,3 +187,43 @@ def test_bad_state_and_data():
     )  # fmt: skip
     with pytest.raises(ValueError, match="batch_stats"):
         calibrate(state, mse, x, y, symmetry=SYM, key=jax.random.key(0), steps=10)
+
+
+def _init_leak(fold_inits: str):
+    """A linear model from a large random init, stopped early: every fit keeps ~0.16 of its
+    initialization, whose symmetry-breaking part (‖Pθ₀‖² ≈ 60) dwarfs η₂ ≈ 0.76."""
+    d, steps = 16, 45  # (1 − 2·0.02)^45 ≈ 0.16
+    theta = 1.0 + 0.25 * jnp.linspace(-1.0, 1.0, d)
+    kx, kn, k0 = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(kx, (N, d))
+    y = (x @ theta + SIGMA * jax.random.normal(kn, (N,)))[:, None]
+    params = {"kernel": 2.0 * jax.random.normal(k0, (d, 1)), "bias": jnp.zeros(1)}
+    state = SymmetryTrainState.create(
+        apply_fn=nn.Dense(1).apply, params=params, tx=optax.sgd(0.02), key=jax.random.key(1)
+    )
+    cal = calibrate(
+        state, mse, x, y, key=jax.random.key(5), steps=steps, fold_inits=fold_inits,
+        symmetry=symreg.Symmetry(Symmetric(d), Permutation()),
+    )  # fmt: skip
+    return cal.estimate, float(2 * jnp.sum((theta - theta.mean()) ** 2))
+
+
+def test_shuffled_fold_inits_keep_the_estimate_unbiased():
+    """Fits that keep part of their initialization: with one shuffled initialization per fold
+    η̂ matches η₂; from the one shared initialization (the rule before) it is far too low."""
+    est, eta = _init_leak("shuffle")
+    assert abs(float(est.value) - eta) <= Z * float(est.stderr), (est, eta)
+    est, eta = _init_leak("shared")
+    assert eta - float(est.value) > Z * float(est.stderr), (est, eta)
+
+
+def test_shuffled_inits_permute_each_array():
+    from symreg.flax._calibrate import _shuffled
+
+    params = {"w": jnp.arange(12.0).reshape(3, 4), "b": jnp.zeros(4), "s": jnp.float32(2.0)}
+    out = _shuffled(params, jax.random.key(0), folds=3)
+    assert out["w"].shape == (3, 3, 4) and out["s"].shape == (3,)
+    for k in range(3):
+        assert sorted(out["w"][k].ravel().tolist()) == list(range(12))
+    assert len({tuple(out["w"][k].ravel().tolist()) for k in range(3)}) == 3
+    assert not out["b"].any() and (out["s"] == 2.0).all()
