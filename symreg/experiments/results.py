@@ -22,7 +22,8 @@ the task's D data sets):
 - "dual_target", "dual_train_model_error" (ED_2 on the training inputs, the constrained
   quantity), "dual_model_error" (on test inputs), "dual_final_weight".
 - "per_seed": lists over data sets of "tuned_weight", "target", "dual_train_model_error",
-  "variance_hat", "validation_weight", "dual_final_weight".
+  "variance_hat", "validation_weight", "dual_final_weight", "ed0_train" (ED_2 of the
+  unregularized run on its training inputs).
 - "models": [{"name", "weight" (None for the symmetrized and the exact model), "model_error"
   (ED_2 on test inputs), "test_error", "test_error_seeds", "kind": "grid" | "unregularized" |
   "symmetrized" | "exact" | "tuned" | "dual" | "validation"} (+ "accuracy" for classification
@@ -356,6 +357,7 @@ class TaskResult:
                 "variance_hat": [float(v) for v in t.v_hat],
                 "validation_weight": [float(w) for w in t.validation_weight],
                 "dual_final_weight": [float(w) for w in t.dual_final_weight],
+                "ed0_train": [float(e) for e in t.ed0_train],
             },
             "dual_train_model_error": float(np.mean(t.dual_train_model_error)),
             "dual_model_error": dual.model_error,

@@ -259,19 +259,21 @@ def test_calibrated_weight_does_not_depend_on_the_test_set():
 @pytest.mark.slow
 def test_dual_ascent_reaches_its_target(nonlinear_runs):
     """The constrained quantity, ED_2 on the training inputs (many group samples), per data set:
-    within 10% of the target, or below it with the weight at its floor (the constraint is slack:
-    even the nearly unregularized model is more symmetric than the target asks)."""
+    within 10% of the target, or below it with the constraint slack. Slack means the weight
+    reached its floor, or the unregularized run (β = 0) is itself below the target, so that
+    no weight is needed to meet it and dual ascent only lets β fall."""
     reached = 0
     for eps in LEVELS[1:]:
         per_seed = nonlinear_runs[eps]["per_seed"]
         rows = zip(per_seed["target"], per_seed["dual_train_model_error"],
-                   per_seed["dual_final_weight"], strict=True)  # fmt: skip
-        for target, error, weight in rows:
-            print(f"\nε = {eps}: dual target {target:.4g}, model error {error:.4g}, β {weight:.3g}")
+                   per_seed["dual_final_weight"], per_seed["ed0_train"], strict=True)  # fmt: skip
+        for target, error, weight, unregularized in rows:
+            print(f"\nε = {eps}: dual target {target:.4g}, model error {error:.4g}, β {weight:.3g}, "
+                  f"unregularized error {unregularized:.4g}")  # fmt: skip
             assert target > 0
             close = abs(error - target) <= DUAL_RTOL * target
-            slack = error < target and weight <= SLACK_WEIGHT
-            assert close or slack, (eps, target, error, weight)
+            slack = error < target and (weight <= SLACK_WEIGHT or unregularized < target)
+            assert close or slack, (eps, target, error, weight, unregularized)
             reached += close
     assert reached >= 4  # most runs have an active constraint, and meet it
 
