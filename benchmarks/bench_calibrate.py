@@ -98,7 +98,9 @@ def _state(model, params, config, key):
     )  # fmt: skip
 
 
+@functools.cache
 def _step(task, config):
+    """The job's step, one object per (task, config): later seeds reuse its compiled loops."""
     return make_train_step(
         squared_error,
         penalty=config.penalty(task.symmetry),
