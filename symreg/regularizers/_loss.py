@@ -9,15 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from symreg import _checks, _debug, _validation
-from symreg.regularizers._penalty import SymmetryPenalty
-
-
-def _check_weight(weight: Any) -> None:
-    """β must be a scalar; a Python number must also be finite and >= 0."""
-    if isinstance(weight, (bool, int, float)):
-        _validation.positive_float(weight, "weight", allow_zero=True)
-    elif jnp.ndim(weight) != 0:
-        raise ValueError(f"weight must be a scalar (β), got shape {jnp.shape(weight)}")
+from symreg.regularizers._penalty import SymmetryPenalty, check_weight
 
 
 def regularized_loss(
@@ -77,7 +69,7 @@ def regularized_loss(
     _checks.check_penalty(penalty, SymmetryPenalty, removed, "regularized_loss")
 
     def objective(params, x, y, key, weight):
-        _check_weight(weight)
+        check_weight(weight)
         fx, value = penalty.with_outputs(apply_fn, params, x, key)
         task = jnp.asarray(loss_fn(fx, y))
         if task.shape != ():

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 
 from symreg import _checks, _validation
-from symreg.regularizers._penalty import SymmetryPenalty
+from symreg.regularizers._penalty import SymmetryPenalty, check_weight
 
 _HINT = (
     "pass the batch and a fresh PRNG key as extra arguments: tx.update(grads, state, params, "
@@ -37,13 +37,6 @@ class SymmetryPenaltyState(NamedTuple):
 
     weight: jax.Array
     penalty: jax.Array
-
-
-def _check_weight(weight: Any) -> None:
-    if isinstance(weight, (int, float)):
-        _validation.positive_float(weight, "weight", allow_zero=True)
-    elif jnp.shape(weight) != ():
-        raise ValueError(f"weight must be a scalar, got shape {jnp.shape(weight)}")
 
 
 def add_symmetry_penalty(
@@ -98,7 +91,7 @@ def add_symmetry_penalty(
     """
     _validation.check_callable(apply_fn, "apply_fn")
     _checks.check_penalty(penalty, SymmetryPenalty, removed, "add_symmetry_penalty")
-    _check_weight(weight)
+    check_weight(weight)
 
     def init(params):
         del params

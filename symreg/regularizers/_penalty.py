@@ -34,6 +34,15 @@ def _spread(tree: Any, m: int | None) -> Any:
     return jax.tree.map(lambda a: a[:: max(1, a.shape[0] // m)][:m], tree)
 
 
+def check_weight(weight: Any) -> None:
+    """β must be a scalar; a Python number must also be finite and >= 0 (shared by
+    `regularized_loss` and `add_symmetry_penalty`)."""
+    if isinstance(weight, (bool, int, float)):
+        _validation.positive_float(weight, "weight", allow_zero=True)
+    elif jnp.ndim(weight) != 0:
+        raise ValueError(f"weight must be a scalar (β), got shape {jnp.shape(weight)}")
+
+
 @final
 @dataclasses.dataclass(frozen=True)
 class SymmetryPenalty:
