@@ -7,7 +7,8 @@ tables, id -> (call, [exception type,] regex):
 
 - `CASES`: id -> (call, type, regex), checked by `assert_readable_error` (the type exactly,
   not a subclass);
-- `VALUE_ERRORS` and `TYPE_ERRORS`: id -> (call, regex), checked with `pytest.raises`.
+- `VALUE_ERRORS` and `TYPE_ERRORS`: id -> (call, regex), turned into the form of `CASES` by
+  `merged` and checked the same way, in one parametrized test per battery.
 
 tests/project/test_batteries.py counts the cases of every battery. The fixtures below are those
 that more than one battery uses; a layer's own ones live in its battery.
@@ -45,6 +46,17 @@ def assert_readable_error(call, kind, pattern):
     with pytest.raises(kind, match=pattern) as info:
         call()
     assert type(info.value) in (ValueError, TypeError), type(info.value)  # not a subclass
+
+
+def merged(cases, value_errors, type_errors):
+    """One table id -> (call, type, regex) from a battery's `CASES` and its `VALUE_ERRORS` and
+    `TYPE_ERRORS` tables (id -> (call, regex)); an id in two tables is a mistake."""
+    out = dict(cases)
+    for kind, table in ((ValueError, value_errors), (TypeError, type_errors)):
+        for name, (call, pattern) in table.items():
+            assert name not in out, f"case {name!r} is in two tables"
+            out[name] = (call, kind, pattern)
+    return out
 
 
 def norm(p, x):
