@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 
@@ -16,22 +17,12 @@ from symreg.experiments.results import ModelResult, TaskResult, Tuning
 from symreg.experiments.tasks import Task
 from symreg.experiments.tradeoff import run_weights
 
-TINY = TradeoffConfig(
-    mode="tiny",
-    n_train=64,
-    n_test=128,
-    digits_n_train=96,
-    seeds=1,
-    hidden=(8,),
-    steps=20,
-    learning_rate=1e-2,
-    penalty_samples=1,
-    grid=(0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
-    measure_samples=2,
-    symmetrize_samples=4,
-    estimator_steps=20,
-    folds=3,
-)
+#: The quick job at a size that runs in seconds (the other settings are QUICK's).
+TINY = dataclasses.replace(
+    QUICK, mode="tiny", n_train=64, n_test=128, digits_n_train=96, hidden=(8,), steps=20,
+    grid=(0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0), measure_samples=2, symmetrize_samples=4,
+    estimator_steps=20, folds=3,
+)  # fmt: skip
 TASK_KEYS = {
     "task", "title", "group", "breaking", "eta_hat", "eta_se", "eta_method", "eta_seeds",
     "eta_true", "variance_hat", "ed0_train", "noise_var", "tuned_weight", "target",
