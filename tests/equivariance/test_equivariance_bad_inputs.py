@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import pytest
 from bad_input_helpers import (
@@ -287,3 +288,16 @@ ALL = merged(CASES, VALUE_ERRORS, TYPE_ERRORS)
 @pytest.mark.parametrize("case", sorted(ALL))
 def test_bad_input_raises_a_readable_error(case):
     assert_readable_error(*ALL[case])
+
+
+def test_errors_are_raised_at_trace_time_inside_jit():
+    """The same checks fire while an enclosing `jax.jit` traces, before anything runs."""
+
+    @jax.jit
+    def outer(x):
+        return sampled3(x).mean()
+
+    with pytest.raises(ValueError, match=r"expected a last axis of size 3, got shape \(2,\)"):
+        outer(jnp.ones((4, 2)))
+    with pytest.raises(ValueError, match=r"x has an empty batch"):
+        outer(jnp.ones((0, 3)))
