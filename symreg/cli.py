@@ -112,7 +112,7 @@ def _add_tradeoff(sub) -> None:
         action="append",
         metavar="NAME",
         help="run only these tasks (repeatable or comma-separated): sets, cloud2d, cloud3d, "
-        "digits (default: all)",
+        "digits, inertia (default: all but inertia)",
     )
     t.add_argument("--seed", type=int, default=0, help="PRNG seed")
     t.add_argument("--out", default="symreg_out", help="output folder")

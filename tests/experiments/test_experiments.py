@@ -164,12 +164,27 @@ def test_result_json_form_has_the_schema_keys():
 
 
 @pytest.mark.parametrize(
-    "task", [factory() for factory in job.TASKS.values()] + [inertia_task()], ids=lambda t: t.name
+    "task", [factory() for factory in job.TASKS.values()], ids=lambda t: t.name
 )
 def test_every_task_implements_the_task_protocol(task):
     assert isinstance(task, Task)
     known = task.known_target()
     assert (known is None) == (task.num_classes > 0)  # only real data has no known f*
+
+
+@pytest.mark.slow
+def test_the_job_runs_the_inertia_task_on_request(tmp_path, fast_compile):
+    """`symreg tradeoff --task inertia`: the O(3) inertia task through the whole job."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = job.main(["inertia"], seed=0, out=tmp_path, progress=False, config=TINY)
+    assert code == 0 and "== inertia: " in printed.getvalue()
+    (task,) = json.loads((tmp_path / "tradeoff.json").read_text())["tasks"]
+    assert task["group"] == "O3()" and task["test_offset"] == pytest.approx(9 * 0.3**2)
+    # η₂ = 0.516 (8192 inputs); the job measures f*'s ED₂ on TINY's 128 test inputs, 2 elements
+    # each, where one input's ED₂ has s.d. 0.66: s.e. <= 0.66 / √128 < 0.06; bound 4 s.e.
+    assert abs(task["eta_true"] - 0.516) <= 4 * 0.06
+    assert [m["kind"] for m in task["models"]] == KINDS and task["tuned_weight"] > 0
 
 
 def test_the_protocol_rejects_what_is_not_a_task():
@@ -192,7 +207,8 @@ def test_run_layout_holds_every_weight_once():
 
 
 def test_parse_tasks():
-    assert job.parse_tasks(None) == ["sets", "cloud2d", "cloud3d", "digits"]
+    assert job.parse_tasks(None) == ["sets", "cloud2d", "cloud3d", "digits"]  # not inertia
+    assert job.parse_tasks(["inertia"]) == ["inertia"] and "inertia" in job.TASKS
     assert job.parse_tasks(["digits", "sets,cloud2d"]) == ["digits", "sets", "cloud2d"]
     with pytest.raises(ValueError, match="unknown task.*'nope'.*choose from sets"):
         job.parse_tasks(["sets,nope"])
