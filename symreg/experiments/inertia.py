@@ -183,6 +183,30 @@ def train_and_score(model, params, split, symmetry, config: InertiaConfig, weigh
     return float(excess), float(ed2)
 
 
+def seed_setup(task: Task, config: InertiaConfig, n: int, seed: int):
+    """The data set, the models, their initializations and the keys of one (N, seed).
+
+    Returns:
+      (split, models, inits, (k_cal, k_train)): the `Split` of N = n training examples and
+      `config.n_test` test inputs, the architectures by name (`ARCHITECTURES`), each one's
+      initial parameters, and the keys `run_seed` folds model i's calibration and training
+      keys from (`jax.random.fold_in(k, i)`, i its index in `MODELS`).
+
+    Examples:
+      >>> from symreg.experiments.inertia import InertiaConfig, seed_setup
+      >>> from symreg.experiments.inertia_task import inertia_task
+      >>> split, models, inits, _ = seed_setup(inertia_task(), InertiaConfig(n_test=8), 16, 0)
+      >>> split.x_train.shape, sorted(models)
+      ((16, 5, 3), ['equivariant', 'mlp', 'pathway'])
+    """
+    k_data, k_init, k_cal, k_train = jax.random.split(jax.random.key(seed), 4)
+    sizes = Sizes(n_train=n, n_test=config.n_test, hidden=config.hidden, estimator_steps=0)
+    split = task.split(k_data, sizes)
+    archs = {a: make_model(a, config.hidden) for a in ARCHITECTURES}
+    init = {a: archs[a].init(jax.random.fold_in(k_init, j)) for j, a in enumerate(ARCHITECTURES)}
+    return split, archs, init, (k_cal, k_train)
+
+
 def run_seed(task: Task, config: InertiaConfig, n: int, seed: int) -> list[dict[str, Any]]:
     """Trains and scores every model on one data set of N = n examples; one record per model.
 
@@ -191,11 +215,7 @@ def run_seed(task: Task, config: InertiaConfig, n: int, seed: int) -> list[dict[
     there), calibrate_s and seconds (calibration + training + scoring). `run_inertia` calls it
     for every (N, seed); `tests/experiments/test_inertia.py` runs both end to end.
     """
-    k_data, k_init, k_cal, k_train = jax.random.split(jax.random.key(seed), 4)
-    sizes = Sizes(n_train=n, n_test=config.n_test, hidden=config.hidden, estimator_steps=0)
-    split = task.split(k_data, sizes)
-    archs = {a: make_model(a, config.hidden) for a in ARCHITECTURES}
-    init = {a: archs[a].init(jax.random.fold_in(k_init, j)) for j, a in enumerate(ARCHITECTURES)}
+    split, archs, init, (k_cal, k_train) = seed_setup(task, config, n, seed)
     records = []
     for i, (name, arch) in enumerate(MODELS.items()):
         start = time.perf_counter()

@@ -24,6 +24,7 @@ sys.path.insert(0, str(BENCH))
 import bench_peers  # noqa: E402
 import bench_relaxed  # noqa: E402
 import bench_scaling  # noqa: E402
+import bench_variance  # noqa: E402
 import models  # noqa: E402
 import plots  # noqa: E402
 import report  # noqa: E402
@@ -173,6 +174,43 @@ def test_relaxed_plot_written(tmp_path):
     }
     path = bench_relaxed.plot(result, tmp_path / "relaxed.png")
     assert path.stat().st_size > 0
+
+
+def test_relaxed_weight_grid_trains_each_weight_and_tables_the_best():
+    from symreg.experiments.inertia import InertiaConfig
+
+    config = InertiaConfig(ns=(16,), seeds=1, steps=3, hidden=(4,), n_test=8)
+    records = bench_relaxed.weight_grid(config, [0.0, 2.0])
+    assert [(r["arch"], r["weight"]) for r in records] == [
+        ("pathway", 0.0), ("pathway", 2.0), ("mlp", 0.0), ("mlp", 2.0)
+    ]  # fmt: skip
+    assert records[1]["model_ed2"] < records[0]["model_ed2"]  # the weight is applied
+    rows = bench_relaxed.grid_table(records).splitlines()[2:]
+    assert [r.split(" | ")[0] for r in rows] == ["| pathway", "| mlp"]
+    for row, pair in zip(rows, (records[:2], records[2:]), strict=True):
+        best = min(pair, key=lambda r: r["excess"])
+        assert f"**{best['excess']:.4g}**" in row and row.count("**") == 2
+
+
+def test_variance_record_reads_the_1_over_n_law():
+    from types import SimpleNamespace
+
+    from symreg.estimators import Estimate
+
+    def cal(v):
+        e = Estimate(jnp.float32(0.5), jnp.float32(0.05), method="crossfit", n=100)
+        return SimpleNamespace(estimate=e, variance=SimpleNamespace(value=jnp.float32(v)),
+                               weight=0.0)  # fmt: skip
+
+    # v(N/4) = 4·v(N): the law holds, v̂ (scaled by 1/4) is v(N), the exponent is 1
+    law = bench_variance.record("t", 100, 0, 4, cal(1.0), cal(0.25))
+    assert law["exponent"] == pytest.approx(1.0) and law["v_hat_over_v_n"] == pytest.approx(1.0)
+    assert law["v_n"] == pytest.approx(1.0) and law["v_n_over_k"] == pytest.approx(4.0)
+    # a variance that does not fall with n: v̂ is v(N)/4 and the exponent 0
+    flat = bench_variance.record("t", 100, 0, 4, cal(1.0), cal(1.0))
+    assert flat["exponent"] == pytest.approx(0.0) and flat["v_hat_over_v_n"] == pytest.approx(0.25)
+    assert flat["weight_with_v_n"] == pytest.approx(4 * law["weight_with_v_n"], rel=1e-5)
+    assert "| t | 100 | " in bench_variance.table([law, flat])
 
 
 def test_runner_records_a_script(tmp_path, monkeypatch):
