@@ -11,6 +11,7 @@ import numpy as np
 
 from symreg import _debug
 from symreg.tuning import DualAscentState, WeightController, constant_weight
+from symreg.tuning._dual import count_steps
 
 
 class StepKeys(NamedTuple):
@@ -90,10 +91,13 @@ FIXED = constant_weight(0.0)
 def as_controller(tuner: Any) -> tuple[WeightController, DualAscentState]:
     """(controller, its initial state) for a `WeightController` or a constant weight β >= 0.
 
-    A number (or a concrete scalar array, e.g. a rule's β̂) gives the shared `FIXED` controller
-    with β in its state: a state made with another β runs the same compiled step.
+    A number (or a concrete scalar array, e.g. a rule's β̂) or a `constant_weight(β)` gives the
+    shared `FIXED` controller with β in its state: a state made with another β runs the same
+    compiled step.
     """
     if isinstance(tuner, WeightController):
+        if tuner.update is count_steps:  # a constant_weight(β): β lives in the state
+            return FIXED, tuner.init()
         return tuner, tuner.init()
     number = isinstance(tuner, (int, float)) and not isinstance(tuner, bool)
     if number or (isinstance(tuner, (jax.Array, np.ndarray)) and np.shape(tuner) == ()):

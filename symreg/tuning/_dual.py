@@ -191,8 +191,12 @@ def constant_weight(weight: float) -> WeightController:
     def init() -> DualAscentState:
         return _state(weight, math.nan)
 
-    def update(state: DualAscentState, model_error: Any) -> DualAscentState:
-        del model_error
-        return state._replace(count=state.count + 1)
+    return WeightController(init, count_steps)
 
-    return WeightController(init, update)
+
+def count_steps(state: DualAscentState, model_error: Any) -> DualAscentState:
+    """The `update` of every `constant_weight` controller (one function, whatever β): it only
+    counts steps. A train state given any constant controller keeps one shared static
+    controller with β in its state (`symreg.flax`), so a new β does not recompile the step."""
+    del model_error
+    return state._replace(count=state.count + 1)

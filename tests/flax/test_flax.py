@@ -202,6 +202,14 @@ def test_constant_weights_share_one_compiled_step():
     ]  # fmt: skip
     assert nnx_states[0].tuner is nnx_states[1].tuner
     assert [float(st.tuner_state.weight) for st in nnx_states] == [0.5, 2.0]
+    # a constant_weight(β) controller is the same constant: the same static controller
+    const = [linen_state(LINEN_NET, x, tuner=symreg.tuning.constant_weight(b)) for b in (3.0, 4.0)]
+    assert {id(st.tuner) for st in const} == {id(linen[0].tuner)}
+    assert [float(step(st, x, y)[1]["weight"]) for st in const] == [3.0, 4.0]  # no new trace
+    dual = linen_state(
+        LINEN_NET, x, tuner=symreg.tuning.dual_ascent(0.1, step_size=0.1, max_weight=10.0)
+    )
+    assert dual.tuner is not linen[0].tuner  # a controller with dynamics stays itself
     with pytest.raises(ValueError, match="weight"):
         linen_state(LINEN_NET, x, tuner=-1.0)
 
