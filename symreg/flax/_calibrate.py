@@ -26,8 +26,9 @@ class Calibration:
     Attributes:
       estimate: η̂₂ ± s.e., the data equivariance error (debiased cross-fit of the fold models).
       variance: v̂ ± s.e., the estimation variance of the model's symmetry defect at the full N
-        (ED_2 of the difference of two fold fits / 2 at N // K examples, times (N // K) / N,
-        since the estimation variance falls as 1/n).
+        (ED_2 of the difference of two fold fits / 2 at N // K examples, times (N // K) / N:
+        this assumes the estimation variance falls as 1/n; a network's often falls more
+        slowly, and `benchmarks/bench_variance.py` measures by how much).
       noise_var: σ̂² ± s.e., the noise per example (summed over output entries), cross-fitted
         from out-of-fold residuals.
       weight: β̂ = v̂ / (2η̄) (`symreg.tuning.weight_from_variance`, η̄ the posterior mean of η
@@ -222,7 +223,9 @@ def calibrate(
     - η̂: the debiased cross-fit estimate of the data error η₂ (products only at examples that
       neither fit of a pair saw; mean η₂ − 2‖a − ā‖², second order in the fits' bias);
     - v̂: ED_2(f̂_k − f̂_l)/2 at fresh examples, the variance of one fit's symmetry defect at
-      N/K examples, scaled to N by 1/K (estimation variance ∝ 1/n);
+      N/K examples, scaled to N by 1/K (this assumes estimation variance ∝ 1/n; for the
+      networks of symreg's benchmarks it falls more slowly and v̂ is 0.19–0.59 of a fit's
+      variance at N, `benchmarks/bench_variance.py`);
     - σ̂²: the cross product of out-of-fold residuals ⟨y − f̂_k(x), y − f̂_l(x)⟩.
 
     Then β̂ = v̂/(2η̄) (`symreg.tuning.weight_from_variance`: in the linear-Gaussian model the
