@@ -11,7 +11,6 @@ import numpy as np
 
 from symreg import _debug
 from symreg.tuning import DualAscentState, WeightController, constant_weight
-from symreg.tuning._dual import count_steps
 
 
 class StepKeys(NamedTuple):
@@ -96,7 +95,7 @@ def as_controller(tuner: Any) -> tuple[WeightController, DualAscentState]:
     compiled step.
     """
     if isinstance(tuner, WeightController):
-        if tuner.update is count_steps:  # a constant_weight(β): β lives in the state
+        if tuner.update is FIXED.update:  # a constant_weight(β): β lives in the state
             return FIXED, tuner.init()
         return tuner, tuner.init()
     number = isinstance(tuner, (int, float)) and not isinstance(tuner, bool)
