@@ -176,7 +176,7 @@ def test_relaxed_plot_written(tmp_path):
     assert path.stat().st_size > 0
 
 
-def test_relaxed_weight_grid_trains_each_weight_and_tables_the_best():
+def test_relaxed_weight_grid_trains_each_weight_and_tables_the_best(fast_compile):
     from symreg.experiments.inertia import InertiaConfig
 
     config = InertiaConfig(ns=(16,), seeds=1, steps=3, hidden=(4,), n_test=8)
