@@ -11,10 +11,11 @@ Per task and seed it reports v̂ (what `calibrate` gives at N), v(N/K), v(N), th
 same rule gives with v(N) (`symreg.tuning.weight_from_variance`).
 
 Tasks: the main job's synthetic tasks at its quick size (N = 512, the task's MLP, the job's
-optimizer and steps, QUICK.folds folds), and the inertia task of `bench_relaxed.py` at
-N = 100 and 1000 for its plain MLP and its residual pathway (2000 full-batch Adam steps).
+optimizer and steps, QUICK.folds folds), the inertia task the same way ("inertia (job)",
+`symreg tradeoff --task inertia`), and the inertia task of `bench_relaxed.py` at N = 100 and
+1000 for its plain MLP and its residual pathway (2000 full-batch Adam steps).
 
-    python benchmarks/bench_variance.py [--quick] [--seeds 3]
+    python benchmarks/bench_variance.py [--quick] [--seeds 3] [--only sets,inertia]
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ from symreg.experiments.training import squared_error as job_loss
 from symreg.flax import SymmetryTrainState, calibrate
 
 RELAXED = InertiaConfig()
-JOB_TASKS = {"sets": sets_task, "cloud2d": cloud2d_task, "cloud3d": cloud3d_task}
+JOB_TASKS = {
+    "sets": sets_task, "cloud2d": cloud2d_task, "cloud3d": cloud3d_task, "inertia (job)": inertia_task
+}  # fmt: skip
 
 
 def _pair(state, loss, x, y, n, *, symmetry, folds, steps, key):
@@ -114,17 +117,20 @@ def table(rows: list[dict]) -> str:
 def main(argv=None) -> int:
     p = parser(__doc__)
     p.add_argument("--seeds", type=int, default=3, help="data sets per task")
+    p.add_argument("--only", help="comma-separated: job task names and/or 'inertia' (relaxed)")
     args = p.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else None
+    wanted = lambda name: only is None or name in only
     emit({"bench": "environment", **environment()})
     job = dataclasses.replace(QUICK, n_train=64, steps=50) if args.quick else QUICK
     rel = InertiaConfig(steps=50, hidden=(16,), n_test=64) if args.quick else InertiaConfig()
     ns = (32,) if args.quick else rel.ns
     rows, start = [], time.perf_counter()
     for seed in range(args.seeds):
-        for name in JOB_TASKS:
+        for name in filter(wanted, JOB_TASKS):
             rows.append(job_task(name, seed, job))
             emit({"bench": "variance", **rows[-1]})
-        for n in ns:
+        for n in ns if wanted("inertia") else ():
             for arch in ("mlp", "pathway"):
                 rows.append(inertia(arch, n, seed, rel))
                 emit({"bench": "variance", **rows[-1]})
