@@ -223,9 +223,9 @@ def calibrate(
     - η̂: the debiased cross-fit estimate of the data error η₂ (products only at examples that
       neither fit of a pair saw; mean η₂ − 2‖a − ā‖², second order in the fits' bias);
     - v̂: ED_2(f̂_k − f̂_l)/2 at fresh examples, the variance of one fit's symmetry defect at
-      N/K examples, scaled to N by 1/K (this assumes estimation variance ∝ 1/n; for the
+      N/K examples, scaled to N by 1/K (this assumes estimation variance ∝ 1/n; for most
       networks of symreg's benchmarks it falls more slowly and v̂ is 0.19–0.59 of a fit's
-      variance at N, `benchmarks/bench_variance.py`);
+      variance at N, for one 0.91: `benchmarks/bench_variance.py`);
     - σ̂²: the cross product of out-of-fold residuals ⟨y − f̂_k(x), y − f̂_l(x)⟩.
 
     Then β̂ = v̂/(2η̄) (`symreg.tuning.weight_from_variance`: in the linear-Gaussian model the
