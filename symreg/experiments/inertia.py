@@ -195,7 +195,8 @@ def seed_setup(task: Task, config: InertiaConfig, n: int, seed: int):
     Examples:
       >>> from symreg.experiments.inertia import InertiaConfig, seed_setup
       >>> from symreg.experiments.inertia_task import inertia_task
-      >>> split, models, inits, _ = seed_setup(inertia_task(), InertiaConfig(n_test=8), 16, 0)
+      >>> config = InertiaConfig(hidden=(4,), n_test=8)
+      >>> split, models, inits, _ = seed_setup(inertia_task(), config, 16, 0)
       >>> split.x_train.shape, sorted(models)
       ((16, 5, 3), ['equivariant', 'mlp', 'pathway'])
     """
