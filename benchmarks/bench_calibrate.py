@@ -38,7 +38,7 @@ from symreg.experiments.synthetic import cloud2d_task, cloud3d_task, sets_task
 from symreg.experiments.tradeoff import validation_search
 from symreg.experiments.training import (
     VariablesApply,
-    controller,
+    base_state,
     optimizer,
     run_states,
     squared_error,
@@ -91,13 +91,6 @@ def plain_training(model, params, x, y, config):
     return _plain(model, params, x, y, config.learning_rate, config.steps)
 
 
-def _state(model, params, config, key):
-    return SymmetryTrainState.create(
-        apply_fn=VariablesApply(model), params=params, tx=optimizer(config.learning_rate, config.steps),
-        tuner=controller(config.dual_step), key=key,
-    )  # fmt: skip
-
-
 @functools.cache
 def _step(task, config):
     """The job's step, one object per (task, config): later seeds reuse its compiled loops."""
@@ -132,7 +125,7 @@ def one(name, seed, config, rounds):
     x, y = split.x_train, split.y_train
     model = task.model(sizes)
     params = model.init(jax.random.key(seed), x)
-    base = _state(model, params, config, jax.random.key(7 + seed))
+    base = base_state(model, params, config, jax.random.key(7 + seed))
     excess = lambda p: float(jnp.mean(jnp.sum(
         (model.apply(p, split.x_test) - split.t_test).reshape(split.t_test.shape[0], -1) ** 2, -1)))  # fmt: skip
     step = _step(task, config)

@@ -44,8 +44,8 @@ import symreg
 from symreg.estimators import estimate_data_error, fold_statistics
 from symreg.experiments import QUICK
 from symreg.experiments.synthetic import cloud2d_task, cloud3d_task, sets_task
-from symreg.experiments.training import VariablesApply, controller, optimizer, squared_error
-from symreg.flax import SymmetryTrainState, calibrate
+from symreg.experiments.training import base_state, squared_error
+from symreg.flax import calibrate
 
 TASKS = {"sets": sets_task, "cloud2d": cloud2d_task, "cloud3d": cloud3d_task}
 ESTIMATORS = ("calibrate", "calibrate-shared", "crossfit", "oracle-fits")
@@ -87,11 +87,7 @@ def _oracle_fits(task, x, y, seed, config):
 
 def _calibrate(task, sizes, x, y, seed, config, fold_inits, num_samples=None):
     model = task.model(sizes)
-    state = SymmetryTrainState.create(
-        apply_fn=VariablesApply(model), params=model.init(jax.random.key(seed), x),
-        tx=optimizer(config.learning_rate, config.steps), tuner=controller(config.dual_step),
-        key=jax.random.key(7 + seed),
-    )  # fmt: skip
+    state = base_state(model, model.init(jax.random.key(seed), x), config, jax.random.key(7 + seed))
     cal = calibrate(
         state, squared_error, x, y, symmetry=task.symmetry, key=jax.random.key(11 + seed),
         steps=config.steps, folds=config.folds, num_samples=num_samples, fold_inits=fold_inits,

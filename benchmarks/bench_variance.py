@@ -26,17 +26,16 @@ import time
 
 import jax
 import numpy as np
-import optax
 from _harness import emit, environment, log, parser
 
 import symreg
 from symreg.experiments import QUICK
-from symreg.experiments.inertia import InertiaConfig, _AsLinen, seed_setup, squared_error
+from symreg.experiments.inertia import InertiaConfig, seed_setup, squared_error, train_state
 from symreg.experiments.inertia_task import inertia_task
 from symreg.experiments.synthetic import cloud2d_task, cloud3d_task, sets_task
-from symreg.experiments.training import VariablesApply, controller, optimizer
+from symreg.experiments.training import base_state
 from symreg.experiments.training import squared_error as job_loss
-from symreg.flax import SymmetryTrainState, calibrate
+from symreg.flax import calibrate
 
 RELAXED = InertiaConfig()
 JOB_TASKS = {
@@ -57,7 +56,9 @@ def record(name: str, n: int, seed: int, folds: int, small, big) -> dict:
     """The comparison of one (task, N, seed) from calibrate at N (`small`) and at K·N (`big`)."""
     v_hat = float(small.variance.value)
     v_fold, v_full = folds * v_hat, folds * float(big.variance.value)
-    exponent = math.log(v_fold / v_full) / math.log(folds) if v_full > 0 < v_fold else math.nan
+    exponent = (
+        math.log(v_fold / v_full) / math.log(folds) if v_full > 0 and v_fold > 0 else math.nan
+    )
     weight_full = float(symreg.tuning.weight_from_variance(small.estimate, variance=v_full))
     return {
         "task": name, "n": n, "seed": seed, "folds": folds, "eta_hat": float(small.estimate.value),
@@ -74,11 +75,8 @@ def job_task(name: str, seed: int, config=QUICK) -> dict:
     split = task.split(jax.random.key(1000 + seed), sizes)
     model = task.model(config.sizes())
     x, y = split.x_train, split.y_train
-    state = SymmetryTrainState.create(
-        apply_fn=VariablesApply(model), params=model.init(jax.random.key(seed), x[:n]),
-        tx=optimizer(config.learning_rate, config.steps), tuner=controller(config.dual_step),
-        key=jax.random.key(7 + seed),
-    )  # fmt: skip
+    params = model.init(jax.random.key(seed), x[:n])
+    state = base_state(model, params, config, jax.random.key(7 + seed))
     small, big = _pair(state, job_loss, x, y, n, symmetry=task.symmetry, folds=config.folds,
                        steps=config.steps, key=jax.random.key(11 + seed))  # fmt: skip
     return record(name, n, seed, config.folds, small, big)
@@ -88,10 +86,7 @@ def inertia(arch: str, n: int, seed: int, config=RELAXED) -> dict:
     """One seed of the inertia task (`arch`: "mlp" or "pathway") at N = n."""
     task = inertia_task(config.eps, config.noise)
     split, archs, init, (k_cal, _) = seed_setup(task, config, config.folds * n, seed)
-    state = SymmetryTrainState.create(
-        apply_fn=_AsLinen(archs[arch]), params=init[arch], tx=optax.adam(config.learning_rate),
-        tuner=0.0, key=jax.random.fold_in(k_cal, 1),
-    )  # fmt: skip
+    state = train_state(archs[arch], init[arch], config, 0.0, jax.random.fold_in(k_cal, 1))
     small, big = _pair(state, squared_error, split.x_train, split.y_train, n,
                        symmetry=task.symmetry, folds=config.folds, steps=config.steps,
                        key=k_cal)  # fmt: skip

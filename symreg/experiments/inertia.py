@@ -33,6 +33,7 @@ import optax
 import symreg
 from symreg.experiments.inertia_task import inertia_task, make_model
 from symreg.experiments.tasks import Sizes, Task
+from symreg.experiments.training import VariablesApply
 from symreg.flax import SymmetryTrainState, calibrate, make_train_step
 
 #: The models compared, in table order, and the architecture each trains.
@@ -113,19 +114,26 @@ def _evaluate(apply_fn, params, x, target, key, symmetry):
     return excess, jnp.mean(ed2)
 
 
-@dataclasses.dataclass(frozen=True)
-class _AsLinen:
-    """A model `apply(params, x)` called as a linen `apply_fn(variables, x, ...)` (hashable)."""
+def train_state(model, params, config: InertiaConfig, weight: float, key) -> SymmetryTrainState:
+    """A fresh state for `model` (an `apply(params, x)`) from `params`: Adam at
+    `config.learning_rate` and the constant penalty weight β = `weight`.
 
-    model: Any
+    What every model of the comparison trains from, and what `calibrate` gets for the data-tuned
+    ones (with β = 0).
 
-    def __call__(self, variables, x, rngs=None, mutable=False):
-        return self.model(variables["params"], x)
-
-
-def _state(model, params, config: InertiaConfig, weight: float, key) -> SymmetryTrainState:
+    Examples:
+      >>> import jax
+      >>> from symreg.experiments.inertia import InertiaConfig, train_state
+      >>> from symreg.experiments.inertia_task import make_model
+      >>> model = make_model("mlp", (4,))
+      >>> state = train_state(model, model.init(jax.random.key(0)), InertiaConfig(), 2.0,
+      ...                     jax.random.key(1))
+      >>> float(state.tuner_state.weight), state.apply_fn(
+      ...     {"params": state.params}, jax.numpy.ones((2, 5, 3))).shape
+      (2.0, (2, 3, 3))
+    """
     return SymmetryTrainState.create(
-        apply_fn=_AsLinen(model), params=params, tx=optax.adam(config.learning_rate),
+        apply_fn=VariablesApply(model), params=params, tx=optax.adam(config.learning_rate),
         tuner=weight, key=key,
     )  # fmt: skip
 
@@ -139,7 +147,7 @@ def _weight(name, model, params, config, split, symmetry, key) -> tuple[float, f
     start = time.perf_counter()
     k_state, k_cal = jax.random.split(key)
     cal = calibrate(
-        _state(model, params, config, 0.0, k_state), squared_error, split.x_train, split.y_train,
+        train_state(model, params, config, 0.0, k_state), squared_error, split.x_train, split.y_train,
         symmetry=symmetry, key=k_cal, steps=config.steps, folds=config.folds,
     )  # fmt: skip
     return cal.weight, time.perf_counter() - start
@@ -176,7 +184,7 @@ def train_and_score(model, params, split, symmetry, config: InertiaConfig, weigh
       (True, True)
     """
     k_state, k_eval = jax.random.split(key)
-    state = _state(model, params, config, weight, k_state)
+    state = train_state(model, params, config, weight, k_state)
     state = _fit(_train_step(symmetry, config.num_samples), state, split.x_train,
                  split.y_train, config.steps)  # fmt: skip
     excess, ed2 = _evaluate(model, state.params, split.x_test, split.t_test, k_eval, symmetry)

@@ -34,14 +34,7 @@ from symreg.experiments import results
 from symreg.experiments.config import TradeoffConfig
 from symreg.experiments.evaluation import exact_measure, measure_all, model_errors, test_errors
 from symreg.experiments.tasks import Model, Sizes, Split, Task
-from symreg.experiments.training import (
-    VariablesApply,
-    controller,
-    optimizer,
-    run_states,
-    squared_error,
-    train,
-)
+from symreg.experiments.training import base_state, run_states, squared_error, train
 from symreg.flax import Calibration, SymmetryTrainState, calibrate, make_train_step
 
 #: The share of the training data that validation grid search holds out.
@@ -81,11 +74,8 @@ class _Context:
         """Data set d's fresh state: its initialization, the optimizer and the controller
         (of the task's MLP, or of `model` from its initializations `p0`)."""
         model, p0 = (self.model, self.p0) if model is None else (model, p0)
-        return SymmetryTrainState.create(
-            apply_fn=VariablesApply(model), params=jax.tree.map(lambda a: a[d], p0),
-            tx=optimizer(self.config.learning_rate, self.config.steps),
-            tuner=controller(self.config.dual_step), key=jax.random.fold_in(self.key, 100 + d),
-        )  # fmt: skip
+        params = jax.tree.map(lambda a: a[d], p0)
+        return base_state(model, params, self.config, jax.random.fold_in(self.key, 100 + d))
 
     def data_set(self, d: int) -> tuple[Any, jax.Array]:
         return jax.tree.map(lambda a: a[d], self.data.x_train), self.data.y_train[d]

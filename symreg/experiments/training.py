@@ -84,6 +84,30 @@ def controller(step_size: float) -> tuning.WeightController:
     )
 
 
+def base_state(model: Any, params: Any, config: Any, key: jax.Array) -> SymmetryTrainState:
+    """The job's fresh state for `model` (an `apply(params, x)`) from `params`: the optimizer
+    and the dual-ascent controller of `config` (a `TradeoffConfig`: learning rate, steps, dual
+    step). What `calibrate` and every run of the job start from.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from symreg.experiments import QUICK
+      >>> from symreg.estimators import MLP
+      >>> from symreg.experiments.training import base_state
+      >>> mlp = MLP(hidden=(4,))
+      >>> state = base_state(mlp, mlp.init(jax.random.key(0), jnp.ones((1, 2))), QUICK,
+      ...                    jax.random.key(1))
+      >>> float(state.tuner_state.weight), state.tuner is base_state(
+      ...     mlp, state.params, QUICK, jax.random.key(2)).tuner   # one static controller
+      (1.0, True)
+    """
+    return SymmetryTrainState.create(
+        apply_fn=VariablesApply(model), params=params,
+        tx=optimizer(config.learning_rate, config.steps), tuner=controller(config.dual_step),
+        key=key,
+    )  # fmt: skip
+
+
 def run_states(base: SymmetryTrainState, weights: Any, targets: Any) -> SymmetryTrainState:
     """R copies of `base` (same parameters, optimizer state and key: common random numbers)
     with initial weights β (R,) and targets ε (R,) (NaN: a constant weight).
