@@ -249,7 +249,7 @@ def _step(config: _Config, state: Any, x: Any, y: Any) -> tuple[Any, dict[str, j
         return total, (task, value, kept)
 
     alone = lambda p, xt: bound.transformed(p, xt, None)
-    sub = penalty.sub_batch(x)
+    sub = penalty.sub_batch(x, keys.group)
     own = lambda p: penalty.with_outputs(alone, p, sub, keys.group, step=step)[1]
     grad_fn = jax.value_and_grad(objective, has_aux=True)
     total, task, value, on, kept, grads = _common.regularized_grads(

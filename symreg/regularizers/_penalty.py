@@ -23,15 +23,40 @@ METHODS = ("sampled", "lie")
 _LIE_METRICS = ("sq", "l2")
 
 
-def _spread(tree: Any, m: int | None) -> Any:
-    """m examples of a batch of B, every (B // m)-th one (all of them when m is None or m >= B).
+def _spread(tree: Any, m: int | None, key: Any = None) -> Any:
+    """m examples of a batch of B, one in each of m consecutive blocks of B // m.
 
-    Evenly spread rather than the first m, so that a batch sharded over devices on its leading
-    axis keeps each device's share of the sub-batch local (no redistribution).
+    With key None it is the first example of each block (every (B // m)-th, from 0); with a
+    key, example `offset` of each block, one offset in [0, B // m) drawn from the key. Each
+    example of the first m·(B // m) is then chosen with probability 1/(B // m), so a sub-batch
+    of a batch that repeats every step (full-batch training) still covers every example
+    (docs/architecture.md, "The penalty's sub-batch"). Spread rather than the first m, so
+    that a batch sharded over devices on its leading axis keeps each device's share of the
+    sub-batch local (no redistribution). m None or m >= B: the whole batch.
     """
     if m is None:
         return tree
-    return jax.tree.map(lambda a: a[:: max(1, a.shape[0] // m)][:m], tree)
+
+    def pick(a):
+        b = a.shape[0]
+        if m >= b:
+            return a
+        stride = b // m
+        blocks = a[: m * stride].reshape(m, stride, *a.shape[1:])
+        return jax.lax.dynamic_index_in_dim(blocks, offset, axis=1, keepdims=False)
+
+    offset = 0 if key is None else _offset(key, tree, m)
+    return jax.tree.map(pick, tree)
+
+
+#: The stream of the sub-batch's offset, folded into the penalty's key (so that the group
+#: elements drawn from that key do not change with the sub-batch).
+_OFFSET_STREAM = 0x5B
+
+
+def _offset(key: Any, tree: Any, m: int) -> jax.Array:
+    b = jax.tree.leaves(tree)[0].shape[0]
+    return jax.random.randint(jax.random.fold_in(key, _OFFSET_STREAM), (), 0, max(1, b // m))
 
 
 def check_weight(weight: Any) -> None:
@@ -51,9 +76,11 @@ class SymmetryPenalty:
     With method "sampled" the penalty is the mean over S·B' pairs (g_sb ~ λ, x_b) of
     m(f(ρ_in(g) x_b), ρ_out(g) f(x_b)), an unbiased estimate of ED (ED_2 for m = ‖·‖²) and of
     its gradient. With method "lie" it is the mean over generators A and examples of
-    ‖L_A f(x_b)‖² (continuous groups; no sampling). B' = min(B, penalty_batch_size): the
-    B' examples evenly spread over the batch (every (B // B')-th), an unbiased sub-batch when
-    batches are shuffled, and local to each device when the batch is sharded. The errors
+    ‖L_A f(x_b)‖² (continuous groups; no sampling). B' = min(B, penalty_batch_size): one
+    example in each block of B // B' consecutive ones, at an offset drawn from the penalty's
+    key (0 without a key; `sub_batch`). So the sub-batch is unbiased for the whole batch's
+    penalty even when the batch is the same at every step (full-batch training), and local
+    to each device when the batch is sharded. The errors
     come from the kernels' pure cores (`symreg.equivariance.sampled_errors`, `lie_errors`),
     which this class only reduces. Under `symreg.debug.checked` it checks that f(x) and every
     (sample, example) error (or (generator, example) Lie error) are finite; messages name
@@ -107,9 +134,15 @@ class SymmetryPenalty:
                 raise ValueError(str(e)) from None
         object.__setattr__(self, "metric", metric)
 
-    def sub_batch(self, x: Any) -> Any:
-        """The examples the penalty uses: `penalty_batch_size` of x, every (B // B')-th one."""
-        return _spread(x, self.penalty_batch_size)
+    def sub_batch(self, x: Any, key: Any = None) -> Any:
+        """The examples the penalty uses: B' = `penalty_batch_size` of x, one in each block of
+        B // B' consecutive examples, at the same offset in every block.
+
+        The offset is 0 when `key` is None, and drawn uniformly from [0, B // B') with `key`
+        otherwise (the penalty's own key: `from_outputs` passes it), so that over steps every
+        example is used even when x is the same whole data set at each step.
+        """
+        return _spread(x, self.penalty_batch_size, key)
 
     def _sampled(self, apply_fn, params, x, fx, key, step=None) -> jax.Array:
         _validation.check_key(key)
@@ -164,8 +197,9 @@ class SymmetryPenalty:
         _checks.check_metric(self.metric, fx)
         self._check_outputs(fx, step)
         if self.method == "lie":
-            return self._lie(apply_fn, params, self.sub_batch(x), step)[1]
-        return self._sampled(apply_fn, params, self.sub_batch(x), self.sub_batch(fx), key, step)
+            return self._lie(apply_fn, params, self.sub_batch(x, key), step)[1]
+        xs, fxs = self.sub_batch(x, key), self.sub_batch(fx, key)
+        return self._sampled(apply_fn, params, xs, fxs, key, step)
 
     def with_outputs(self, apply_fn: Callable, params: Any, x: Any, key: Any, *, step=None):
         """(f(x), penalty) with one forward pass of `apply_fn` on the clean batch x.
@@ -210,7 +244,8 @@ def symmetry_penalty(
     g_sb ~ λ. With m = ‖·‖² it is an unbiased estimate of ED_2(f) on the input law, and its
     gradient of ∇ED_2. method="lie" (continuous groups): (1/(k·B')) Σ_{A,b} ‖L_A f(x_b)‖²,
     deterministic (`key` is unused and may be None). B' = min(B, penalty_batch_size)
-    examples, every (B // B')-th of x. Both reduce the kernels' pure cores: on the whole
+    examples, one in each block of B // B', at an offset drawn from `key` (offset 0 when
+    `key` is None, as "lie" allows). Both reduce the kernels' pure cores: on the whole
     batch (no `penalty_batch_size`) the penalty is the mean of
     `symreg.equivariance_error(..., key, num_samples=S, metric=metric, chunk_size=chunk_size)`
     (same key, same elements), or of `symreg.lie_derivative_error`, up to float rounding.
@@ -226,7 +261,7 @@ def symmetry_penalty(
       symmetry: the `Symmetry`.
       num_samples: S, group samples per example.
       metric: "sq" (ED_2, default), "l2" (ED_1), "relative", "max_abs", "kl" or a callable.
-      penalty_batch_size: B', evaluate the penalty on B' examples only, every (B // B')-th.
+      penalty_batch_size: B', evaluate the penalty on B' examples only (see above).
       method: "sampled" or "lie".
       chunk_size: at most this many transformed inputs per call of `apply_fn`.
 

@@ -79,7 +79,7 @@ def test_sampled_penalty_is_mean_of_equivariance_error(sub):
     got = symmetry_penalty(
         mlp, params, x, key, symmetry=CYCLIC, num_samples=3, penalty_batch_size=sub
     )
-    xs = x if sub is None else x[:: x.shape[0] // sub][:sub]  # every (B // B')-th example
+    xs = SymmetryPenalty(CYCLIC, penalty_batch_size=sub).sub_batch(x, key)
     ref = symreg.equivariance_error(mlp, params, xs, key, symmetry=CYCLIC, num_samples=3)
     np.testing.assert_allclose(float(got), float(ref.mean()), rtol=RTOL_F32)
 
@@ -89,9 +89,53 @@ def test_lie_penalty_is_mean_of_lie_derivative_error(name):
     params, x, _, kwargs = _case(name)
     got = symmetry_penalty(mlp, params, x, None, **kwargs)
     sub = kwargs["penalty_batch_size"]
-    xs = x if sub is None else x[:: x.shape[0] // sub][:sub]  # every (B // B')-th example
+    xs = x if sub is None else x[:: x.shape[0] // sub][:sub]  # no key: offset 0 in each block
     ref = symreg.lie_derivative_error(mlp, params, xs, symmetry=kwargs["symmetry"])
     np.testing.assert_allclose(float(got), float(ref.mean()), rtol=RTOL_F32)
+
+
+@pytest.mark.parametrize(("batch", "sub"), [(12, 4), (12, 5), (13, 4), (4, 9)])
+def test_sub_batch_takes_one_example_per_block_at_the_keys_offset(batch, sub):
+    x = {"a": jnp.arange(float(batch)), "b": jnp.arange(2.0 * batch).reshape(batch, 2)}
+    spec = SymmetryPenalty(CYCLIC, penalty_batch_size=sub)
+    m, stride = min(sub, batch), max(1, batch // sub)
+    seen = set()
+    for i in range(40):
+        got = spec.sub_batch(x, jax.random.key(i))
+        rows = np.asarray(got["a"]).astype(int)
+        offset = rows[0]
+        assert rows.tolist() == list(range(offset, offset + m * stride, stride))[:m]
+        np.testing.assert_array_equal(np.asarray(got["b"]), np.asarray(x["b"])[rows])
+        seen.add(int(offset))
+    assert seen == set(range(stride))  # every offset is drawn
+    first = spec.sub_batch(x)  # no key: offset 0
+    assert np.asarray(first["a"]).astype(int).tolist() == list(range(0, m * stride, stride))
+
+
+def test_sub_batch_penalty_and_gradient_are_unbiased_for_the_whole_batch():
+    """In full-batch training the batch repeats each step: over the penalty's keys the sub-batch
+    penalty and its gradient must average to the whole batch's. The deterministic "lie" penalty
+    isolates the example choice. A fixed sub-batch (no key: offset 0 at every step, as before)
+    fails."""
+    params, x, _, kwargs = _case("lie-so3-sub")  # B = 12, B' = 6
+    full = dict(kwargs, penalty_batch_size=None)
+    whole = lambda p: symmetry_penalty(mlp, p, x, None, **full)
+    sub = lambda p, k: symmetry_penalty(mlp, p, x, k, **kwargs)
+    keys = jax.random.split(jax.random.key(11), 400)
+    values, grads = jax.jit(jax.vmap(jax.value_and_grad(sub), (None, 0)))(params, keys)
+    truth, truth_grad = jax.jit(jax.value_and_grad(whole))(params)
+
+    def within(mean, samples, expected):
+        se = samples.std(0) / np.sqrt(samples.shape[0])
+        return bool(np.all(np.abs(mean - expected) <= NUM_SE * se + ATOL_F32))
+
+    values = np.asarray(values)
+    assert within(values.mean(), values, float(truth))
+    assert all(jax.tree.leaves(jax.tree.map(
+        lambda g, t: within(np.asarray(g).mean(0), np.asarray(g), np.asarray(t)),
+        grads, truth_grad)))  # fmt: skip
+    # The same B' examples at every step (no key: offset 0), judged by the same bound.
+    assert not within(float(sub(params, None)), values, float(truth))
 
 
 def test_penalty_is_zero_for_an_equivariant_model():

@@ -102,6 +102,10 @@ def kernel_fns():
         )
 
     pen = lambda p, x, k: symmetry_penalty(mlp, p, x, k, symmetry=SYM, num_samples=S)
+    # B' = B/2: one example of each pair at a drawn offset; each device keeps its own rows.
+    sub = lambda p, x, k: symmetry_penalty(
+        mlp, p, x, k, symmetry=SYM, num_samples=S, penalty_batch_size=B // 2
+    )
     mse = lambda pred, t: jnp.mean((pred - t) ** 2)
     objective = regularized_loss(mse, mlp, penalty=symreg.SymmetryPenalty(SYM, num_samples=S))
     return {
@@ -110,6 +114,7 @@ def kernel_fns():
         "sampled_odd_S": err(False, S_ODD),  # S not divisible by "samples": B split only
         "exact": lambda p, x, y, k: symreg.exact_equivariance_error(mlp, p, x, symmetry=SYM),
         "penalty_and_grad": lambda p, x, y, k: jax.value_and_grad(pen)(p, x, k),
+        "penalty_sub_batch_and_grad": lambda p, x, y, k: jax.value_and_grad(sub)(p, x, k),
         "regularized_loss_and_grad": lambda p, x, y, k: jax.value_and_grad(objective, has_aux=True)(
             p, x, y, k, jnp.float32(0.5)
         ),

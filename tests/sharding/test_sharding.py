@@ -40,6 +40,7 @@ CHECKS = (
     "sampled_odd_S",
     "exact",
     "penalty_and_grad",
+    "penalty_sub_batch_and_grad",
     "regularized_loss_and_grad",
     "linen_train_step",
 )
