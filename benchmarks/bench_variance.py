@@ -30,11 +30,10 @@ from _harness import emit, environment, log, parser
 
 import symreg
 from symreg.experiments import QUICK
-from symreg.experiments.inertia import InertiaConfig, seed_setup, squared_error, train_state
+from symreg.experiments.inertia import InertiaConfig, seed_setup, train_state
 from symreg.experiments.inertia_task import inertia_task
 from symreg.experiments.synthetic import cloud2d_task, cloud3d_task, sets_task
-from symreg.experiments.training import base_state
-from symreg.experiments.training import squared_error as job_loss
+from symreg.experiments.training import base_state, squared_error
 from symreg.flax import calibrate
 
 RELAXED = InertiaConfig()
@@ -77,7 +76,7 @@ def job_task(name: str, seed: int, config=QUICK) -> dict:
     x, y = split.x_train, split.y_train
     params = model.init(jax.random.key(seed), x[:n])
     state = base_state(model, params, config, jax.random.key(7 + seed))
-    small, big = _pair(state, job_loss, x, y, n, symmetry=task.symmetry, folds=config.folds,
+    small, big = _pair(state, squared_error, x, y, n, symmetry=task.symmetry, folds=config.folds,
                        steps=config.steps, key=jax.random.key(11 + seed))  # fmt: skip
     return record(name, n, seed, config.folds, small, big)
 

@@ -33,7 +33,7 @@ import optax
 import symreg
 from symreg.experiments.inertia_task import inertia_task, make_model
 from symreg.experiments.tasks import Sizes, Task
-from symreg.experiments.training import VariablesApply
+from symreg.experiments.training import VariablesApply, squared_error
 from symreg.flax import SymmetryTrainState, calibrate, make_train_step
 
 #: The models compared, in table order, and the architecture each trains.
@@ -80,18 +80,6 @@ class InertiaConfig:
     fixed_weight: float = 1.0
     num_samples: int = 2
     folds: int = 4
-
-
-def squared_error(pred: jax.Array, y: jax.Array) -> jax.Array:
-    """(1/B) Σ_b ‖pred_b − y_b‖² over the 3×3 entries: the task loss, in ED₂ units.
-
-    Examples:
-      >>> import jax.numpy as jnp
-      >>> from symreg.experiments.inertia import squared_error
-      >>> float(squared_error(jnp.ones((2, 3, 3)), jnp.zeros((2, 3, 3))))
-      9.0
-    """
-    return jnp.mean(jnp.sum((pred - y) ** 2, axis=(-2, -1)))
 
 
 @functools.cache
