@@ -140,7 +140,8 @@ class SymmetryPenalty:
 
         The offset is 0 when `key` is None, and drawn uniformly from [0, B // B') with `key`
         otherwise (the penalty's own key: `from_outputs` passes it), so that over steps every
-        example is used even when x is the same whole data set at each step.
+        example is used even when x is the same whole data set at each step. When B is not a
+        multiple of B', the last B mod B' examples are never used: choose B' dividing B.
         """
         return _spread(x, self.penalty_batch_size, key)
 
