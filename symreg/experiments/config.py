@@ -28,11 +28,12 @@ class TradeoffConfig:
       steps: full-batch Adam steps per run.
       learning_rate: the peak learning rate (cosine decay).
       penalty_samples: group samples per example in the training penalty.
-      penalty_batch_size: examples per step in the training penalty (one in each block of
-        N // B', at an offset drawn each step: `SymmetryPenalty(penalty_batch_size=...)`), or None for all N (QUICK and FULL). An
-        unbiased estimate of the same ED_2 at a fraction of the cost of a second pass over the
-        batch, but a noisier gradient: benchmarks/RESULTS.md ("Cost") measures what 64 and 128
-        of N = 512 cost in excess risk.
+      penalty_batch_size: B', examples per step in the training penalty (one in each block
+        of N // B', at an offset drawn each step: `SymmetryPenalty(penalty_batch_size=...)`),
+        or None for all N (QUICK and FULL). An unbiased estimate of the same ED_2 at a
+        fraction of the cost of a second pass over the batch, but a noisier gradient:
+        benchmarks/RESULTS.md ("Cost") measures what 64 and 128 of N = 512 cost in excess
+        risk.
       grid: the penalty weights β of the grid (>= 7, increasing); the calibrated weight is
         not bound to it.
       measure_samples: group samples per test example when measuring model errors.

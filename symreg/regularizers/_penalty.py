@@ -136,7 +136,8 @@ class SymmetryPenalty:
 
     def sub_batch(self, x: Any, key: Any = None) -> Any:
         """The examples the penalty uses: B' = `penalty_batch_size` of x, one in each block of
-        B // B' consecutive examples, at the same offset in every block.
+        B // B' consecutive examples, at the same offset in every block (all of x when
+        `penalty_batch_size` is None or >= B).
 
         The offset is 0 when `key` is None, and drawn uniformly from [0, B // B') with `key`
         otherwise (the penalty's own key: `from_outputs` passes it), so that over steps every
@@ -197,6 +198,8 @@ class SymmetryPenalty:
         _checks.check_output(fx, b, self.symmetry)
         _checks.check_metric(self.metric, fx)
         self._check_outputs(fx, step)
+        if key is not None or self.method == "sampled":  # a clear error before the sub-batch
+            _validation.check_key(key)
         if self.method == "lie":
             return self._lie(apply_fn, params, self.sub_batch(x, key), step)[1]
         xs, fxs = self.sub_batch(x, key), self.sub_batch(fx, key)

@@ -71,6 +71,16 @@ CASES = {
         r"num_samples must be a positive int, got 2.5 of type float",
     ),
     "penalty-missing-key": (lambda: penalty(key=None), T, r"key must be a JAX PRNG key"),
+    "penalty-sub-batch-missing-key": (
+        lambda: penalty(key=None, penalty_batch_size=2),
+        T,
+        r"key must be a JAX PRNG key",
+    ),
+    "penalty-lie-sub-batch-bad-key": (  # "lie" may have no key, but not a wrong one
+        lambda: penalty(key=jnp.ones(3), method="lie", penalty_batch_size=2),
+        T,
+        r"key must be a JAX PRNG key",
+    ),
     "penalty-act-out-does-not-fit-output": (
         lambda: penalty(fn=three_outputs, symmetry=ROT_EQ),
         V,
