@@ -23,40 +23,32 @@ METHODS = ("sampled", "lie")
 _LIE_METRICS = ("sq", "l2")
 
 
-def _spread(tree: Any, m: int | None, key: Any = None) -> Any:
-    """m examples of a batch of B, one in each of m consecutive blocks of B // m.
-
-    With key None it is the first example of each block (every (B // m)-th, from 0); with a
-    key, example `offset` of each block, one offset in [0, B // m) drawn from the key. Each
-    example of the first m·(B // m) is then chosen with probability 1/(B // m), so a sub-batch
-    of a batch that repeats every step (full-batch training) still covers every example
-    (docs/architecture.md, "The penalty's sub-batch"). Spread rather than the first m, so
-    that a batch sharded over devices on its leading axis keeps each device's share of the
-    sub-batch local (no redistribution). m None or m >= B: the whole batch.
-    """
-    if m is None:
-        return tree
-
-    def pick(a):
-        b = a.shape[0]
-        if m >= b:
-            return a
-        stride = b // m
-        blocks = a[: m * stride].reshape(m, stride, *a.shape[1:])
-        return jax.lax.dynamic_index_in_dim(blocks, offset, axis=1, keepdims=False)
-
-    offset = 0 if key is None else _offset(key, tree, m)
-    return jax.tree.map(pick, tree)
-
-
-#: The stream of the sub-batch's offset, folded into the penalty's key (so that the group
-#: elements drawn from that key do not change with the sub-batch).
+#: The stream of the sub-batch's offset, folded into the penalty's key.
 _OFFSET_STREAM = 0x5B
 
 
-def _offset(key: Any, tree: Any, m: int) -> jax.Array:
-    b = jax.tree.leaves(tree)[0].shape[0]
-    return jax.random.randint(jax.random.fold_in(key, _OFFSET_STREAM), (), 0, max(1, b // m))
+def _spread(tree: Any, m: int | None, key: Any = None) -> Any:
+    """m examples of a batch of B (the leading axis of every leaf), one in each of m
+    consecutive blocks of B // m, at one offset in every block: 0 with key None, drawn
+    uniformly from [0, B // m) with a key. Each of the first m·(B // m) examples is then
+    chosen with probability 1/(B // m), so a sub-batch of a batch that repeats every step
+    (full-batch training) still covers every example (docs/architecture.md, "The penalty's
+    sub-batch"). Blocks rather than a random subset, so that a batch sharded over devices on
+    its leading axis keeps each device's share local. m None or m >= B: the whole batch.
+    """
+    b = jax.tree.leaves(tree)[0].shape[0] if m is not None else 0
+    if m is None or m >= b:
+        return tree
+    stride = b // m
+    offset = 0
+    if key is not None:  # its own stream: the group elements drawn from `key` stay the same
+        offset = jax.random.randint(jax.random.fold_in(key, _OFFSET_STREAM), (), 0, stride)
+
+    def pick(a):
+        blocks = a[: m * stride].reshape(m, stride, *a.shape[1:])
+        return jax.lax.dynamic_index_in_dim(blocks, offset, axis=1, keepdims=False)
+
+    return jax.tree.map(pick, tree)
 
 
 def check_weight(weight: Any) -> None:
@@ -147,7 +139,6 @@ class SymmetryPenalty:
         return _spread(x, self.penalty_batch_size, key)
 
     def _sampled(self, apply_fn, params, x, fx, key, step=None) -> jax.Array:
-        _validation.check_key(key)
         errors = sampled_errors(
             apply_fn,
             params,
@@ -202,7 +193,7 @@ class SymmetryPenalty:
             _validation.check_key(key)
         if self.method == "lie":
             return self._lie(apply_fn, params, self.sub_batch(x, key), step)[1]
-        xs, fxs = self.sub_batch(x, key), self.sub_batch(fx, key)
+        xs, fxs = self.sub_batch((x, fx), key)  # one offset for both
         return self._sampled(apply_fn, params, xs, fxs, key, step)
 
     def with_outputs(self, apply_fn: Callable, params: Any, x: Any, key: Any, *, step=None):
