@@ -15,6 +15,7 @@ a table of the mean [min, max] over seeds: the best a weight can do, to judge β
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -121,9 +122,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, help="data sets per N (default: the config's)")
     args = p.parse_args(argv)
     config = QUICK if args.quick else InertiaConfig()
-    config = type(config)(**{**config.__dict__, "eps": args.eps})
-    if args.seeds is not None:
-        config = type(config)(**{**config.__dict__, "seeds": args.seeds})
+    config = dataclasses.replace(config, eps=args.eps, seeds=args.seeds or config.seeds)
     emit({"bench": "environment", **environment()})
     if args.weights:
         weights = [float(w) for w in args.weights.split(",")]
